@@ -1,0 +1,1 @@
+"""Temporal activities: where the side effects (containers, mappings) happen."""

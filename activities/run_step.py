@@ -1,0 +1,146 @@
+"""The ``run_step`` activity: map the input, run the step's container once, turn what it emitted
+into the next messages, and turn failures into Temporal's retry decisions."""
+
+import asyncio
+import time
+from datetime import timedelta
+from typing import Any, Mapping
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from components.catalog import ComponentInfo
+from flows.mapping import MappingError, apply_mapping
+from flows.model import Step
+from steps.errors import StepFailure
+from steps.protocol import Message, RequestOutcome, StepRequest
+from steps.runner import StepRunner
+from steps.spec import ContainerSpec
+from workflows.models import StepCall, StepResult
+
+HEARTBEAT_EVERY = 5.0
+INPUT_EXCERPT_BYTES = 64 * 1024
+
+
+class StepActivities:
+    """Holds the runner and the component catalog the activities share."""
+
+    def __init__(self, runner: StepRunner, catalog: Mapping[str, ComponentInfo]) -> None:
+        self.runner = runner
+        self.catalog = catalog
+
+    @activity.defn(name="run_step")
+    async def run_step(self, call: StepCall) -> StepResult:
+        started = time.perf_counter()
+        step = call.step
+        message = _mapped(call)
+        request = StepRequest(id=f"{message.id or 'msg'}@{step.id}", function=step.function, msg=message,
+                              cfg=step.config, snapshot=call.snapshot)
+        heartbeat = asyncio.create_task(_heartbeat_forever())
+        try:
+            [outcome] = await self.runner.run_once(self._spec(call), [request], step.timeout)
+        except StepFailure as failure:
+            raise _step_failure(failure, step, message) from None
+        finally:
+            heartbeat.cancel()
+        _raise_for_outcome(outcome, step, message)
+        return StepResult(
+            messages=_next_messages(outcome.data, message, step, call.passthrough),
+            input_body=message.body,
+            snapshot=outcome.merged_snapshot(call.snapshot) if outcome.snapshot is not None else None,
+            http_reply=outcome.http_reply,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    def _spec(self, call: StepCall) -> ContainerSpec:
+        step = call.step
+        component = self.catalog.get(step.component)
+        return ContainerSpec(
+            image=step.image or (component.image if component else step.component),
+            component_dir=component.directory if component else None,
+            network="host" if step.network else "none",
+            memory_mb=step.memory_mb,
+            cpus=step.cpus,
+            labels={
+                "conflux.flow": call.flow_id,
+                "conflux.flow-version": str(call.flow_version),
+                "conflux.step": step.id,
+                "conflux.execution": call.execution_id,
+            },
+            name_hint=f"step '{step.id}' of flow '{call.flow_id}'",
+        )
+
+
+def _mapped(call: StepCall) -> Message:
+    if call.step.mapping is None:
+        return call.message
+    try:
+        body = apply_mapping(call.step.mapping, call.message.body, call.message.model_dump(mode="json"))
+    except MappingError as exc:
+        raise ApplicationError(f"step '{call.step.id}': {exc}", _failure_details(call.step, call.message),
+                               type="MappingError", non_retryable=True) from None
+    return call.message.model_copy(update={"body": body})
+
+
+def _raise_for_outcome(outcome: RequestOutcome, step: Step, message: Message) -> None:
+    if outcome.error is not None:
+        raise ApplicationError(
+            f"step '{step.id}' ({step.component}/{step.function}) failed: {outcome.error.name}: {outcome.error.message}",
+            _failure_details(step, message, outcome.error.model_dump()),
+            type="StepError", non_retryable=True,
+        )
+    if outcome.rebound is not None:
+        attempt = activity.info().attempt
+        reason = f"{outcome.rebound.name}: {outcome.rebound.message}"
+        if attempt >= step.rebound.max_attempts:
+            raise ApplicationError(
+                f"step '{step.id}' rebounded {attempt} times, the limit of its rebound policy; last: {reason}",
+                _failure_details(step, message), type="ReboundLimit", non_retryable=True,
+            )
+        delay = outcome.rebound_delay or step.rebound.delay(attempt)
+        raise ApplicationError(f"step '{step.id}' rebounded (attempt {attempt}, next in {delay:g}s): {reason}",
+                               type="Rebound", next_retry_delay=_seconds(delay))
+
+
+def _step_failure(failure: StepFailure, step: Step, message: Message) -> ApplicationError:
+    attempt = activity.info().attempt
+    final = not failure.retryable or attempt >= step.retry.max_attempts
+    text = f"step '{step.id}' ({step.component}/{step.function}): {failure}"
+    if failure.retryable and final:
+        text += f" (attempt {attempt} of {step.retry.max_attempts}: giving up)"
+    next_delay = None if final else _seconds(min(step.retry.initial_interval * step.retry.backoff ** (attempt - 1),
+                                                 step.retry.max_interval))
+    return ApplicationError(text, _failure_details(step, message, {"detail": failure.detail}),
+                            type=type(failure).__name__, non_retryable=final, next_retry_delay=next_delay)
+
+
+def _next_messages(data: list[Message], incoming: Message, step: Step, passthrough: bool) -> list[Message]:
+    """Give every output an id derived from its input (so reruns produce the same ids) and carry
+    the earlier outputs along as passthrough."""
+    outputs = []
+    for index, out in enumerate(data):
+        carried = {**incoming.passthrough, step.id: out.body} if passthrough else {}
+        outputs.append(out.model_copy(update={
+            "id": incoming.id if len(data) == 1 else f"{incoming.id}-{index}",
+            "passthrough": carried,
+            "metadata": {**incoming.metadata, **out.metadata},
+        }))
+    return outputs
+
+
+def _failure_details(step: Step, message: Message, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    body = message.model_dump(mode="json")["body"]
+    if len(str(body)) > INPUT_EXCERPT_BYTES:
+        body = {"excerpt": str(body)[:INPUT_EXCERPT_BYTES], "truncated": True}
+    return {"step": step.id, "component": step.component, "message_id": message.id, "input": body, **(extra or {})}
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+async def _heartbeat_forever() -> None:
+    """Liveness for Temporal: a dead worker is noticed within the heartbeat timeout, not the step timeout."""
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_EVERY)

@@ -1,0 +1,49 @@
+"""Makes sure the base image of the component images exists before building on it.
+
+The default base, ``conflux/base:bookworm``, is made locally by deploy/base_image.sh (no
+registry needed); any other base (``python:3.11-slim``) is pulled from a registry.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import docker
+import docker.errors
+
+from components.catalog import LOCAL_BASE_IMAGE, REPO_ROOT
+
+BASE_IMAGE_SCRIPT = REPO_ROOT / "deploy" / "base_image.sh"
+STDERR_FD = 2
+
+
+class BaseImageError(Exception):
+    """The base image is missing and could not be made or pulled."""
+
+
+def ensure_base_image(client: docker.DockerClient, base_image: str) -> None:
+    if _exists(client, base_image):
+        return
+    if base_image == LOCAL_BASE_IMAGE:
+        # Its progress (debootstrap takes a minute) goes to stderr; stdout stays the build report.
+        result = subprocess.run(["bash", str(BASE_IMAGE_SCRIPT)], stdout=STDERR_FD, stderr=STDERR_FD)
+        if result.returncode != 0 or not _exists(client, base_image):
+            raise BaseImageError(
+                f"{BASE_IMAGE_SCRIPT} did not make {base_image} (exit {result.returncode}); its output is above"
+            )
+        return
+    try:
+        client.images.pull(base_image)
+    except docker.errors.APIError as exc:
+        raise BaseImageError(
+            f"base image {base_image} is not present and could not be pulled ({exc.explanation or exc}); "
+            f"pull or build it first, or use the local base: --base-image {LOCAL_BASE_IMAGE}"
+        ) from None
+
+
+def _exists(client: docker.DockerClient, image: str) -> bool:
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        return False
+    return True

@@ -1,0 +1,153 @@
+"""HTTP request action: one call with urllib, its outcome sorted into data, rebound or error.
+
+Retrying is the platform's job, so a temporary failure (the target is down, slow or rate
+limiting) raises ``Rebound``; a request the target rejects for good (other 4xx) is an error.
+"""
+
+import http.client
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from email.message import Message
+from typing import Any
+
+from conflux_runtime import Rebound
+
+from placeholders import fill
+
+METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}
+REBOUND_STATUSES = {408, 429}
+EXCERPT_CHARS = 500
+DEFAULT_TIMEOUT = 30.0
+
+
+class HttpError(Exception):
+    """The target rejected the request (a 4xx other than 408/429, or an unfollowed redirect)."""
+
+
+def process(msg: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
+    request = build_request(msg.get("body"), cfg)
+    return send(request, timeout_of(cfg))
+
+
+def timeout_of(cfg: dict[str, Any]) -> float:
+    value = cfg.get("timeout")
+    if value in (None, ""):
+        return DEFAULT_TIMEOUT
+    try:
+        timeout = float(value)
+    except (TypeError, ValueError):
+        timeout = 0.0
+    if timeout <= 0:
+        raise ValueError(f"cfg 'timeout' must be a positive number of seconds, got {value!r}")
+    return timeout
+
+
+def build_request(message_body: Any, cfg: dict[str, Any]) -> urllib.request.Request:
+    template = cfg.get("url")
+    if not isinstance(template, str) or not template.strip():
+        raise ValueError("cfg 'url' is required: the URL to call, e.g. https://api.example.com/orders/{id}")
+    url = fill(template.strip(), message_body)
+    if not url.lower().startswith(("http://", "https://")):
+        raise ValueError(f"cfg 'url' must be an http:// or https:// URL, got {url!r}")
+    configured_body = cfg.get("body")
+    has_body = configured_body not in (None, "")
+    method = str(cfg.get("method") or ("POST" if has_body else "GET")).upper()
+    headers = header_config(cfg.get("headers"))
+    data: bytes | None = None
+    content_type = ""
+    if has_body:
+        data, content_type = encode(configured_body)
+    elif method in METHODS_WITH_BODY:
+        data, content_type = encode_json(message_body)
+    if data is not None and not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = content_type
+    return urllib.request.Request(url, data=data, method=method, headers=headers)
+
+
+def header_config(value: Any) -> dict[str, str]:
+    """Headers come as an object, or as JSON text from a text area."""
+    if value in (None, ""):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"cfg 'headers' must be a JSON object of name -> value: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"cfg 'headers' must be an object of name -> value, not {type(value).__name__}")
+    return {str(name): str(header) for name, header in value.items()}
+
+
+def encode(body: Any) -> tuple[bytes, str]:
+    if isinstance(body, str):
+        return body.encode("utf-8"), "text/plain; charset=utf-8"
+    return encode_json(body)
+
+
+def encode_json(body: Any) -> tuple[bytes, str]:
+    return json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json"
+
+
+def send(request: urllib.request.Request, timeout: float) -> dict[str, Any]:
+    where = f"{request.get_method()} {without_query(request.full_url)}"
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return {"status": response.status, "headers": flat_headers(response.headers),
+                    "body": decode(response.read(), response.headers)}
+    except urllib.error.HTTPError as exc:
+        raise classify(where, exc) from None
+    except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise Rebound(f"{where} failed: {type(exc).__name__}: {reason}") from None
+
+
+def without_query(url: str) -> str:
+    """The URL for messages: query strings and user info often carry secrets, so they stay out."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def classify(where: str, exc: urllib.error.HTTPError) -> Exception:
+    """408, 429 and 5xx are worth retrying; anything else will fail the same way again."""
+    body = exc.read()
+    excerpt = body.decode("utf-8", "replace")[:EXCERPT_CHARS]
+    message = f"{where} answered {exc.code} {exc.reason}"
+    if excerpt.strip():
+        message += f": {excerpt}"
+    if exc.code in REBOUND_STATUSES or exc.code >= 500:
+        return Rebound(message, delay=retry_after(exc.headers))
+    return HttpError(message)
+
+
+def retry_after(headers: Message | None) -> float | None:
+    value = headers.get("Retry-After") if headers is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: let the platform's backoff decide
+
+
+def flat_headers(headers: Message) -> dict[str, str]:
+    """Header name -> value; a repeated header's values are joined with ', '."""
+    flat: dict[str, str] = {}
+    for name, value in headers.items():
+        flat[name] = f"{flat[name]}, {value}" if name in flat else value
+    return flat
+
+
+def decode(raw: bytes, headers: Message) -> Any:
+    """JSON for a JSON content type (``application/json``, ``*+json``), text otherwise."""
+    charset = headers.get_content_charset() or "utf-8"
+    text = raw.decode(charset, "replace")
+    content_type = headers.get_content_type()
+    if content_type == "application/json" or content_type.endswith("+json"):
+        if not text.strip():
+            return None
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise HttpError(f"the response claims {content_type} but is not JSON ({exc}): {text[:EXCERPT_CHARS]}") from None
+    return text

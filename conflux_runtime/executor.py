@@ -1,0 +1,145 @@
+"""Runs one request against the component and guarantees it ends.
+
+Mapping of what a function does to events: a returned value is one ``data`` (a generator's
+items are one each); ``Rebound`` raised is ``rebound``; any other exception is ``error``; and
+``end`` always follows, whether or not the author called it.
+"""
+
+import asyncio
+import inspect
+from typing import Any, Callable
+
+from conflux_runtime.emitter import Emitter, describe_error
+from conflux_runtime.errors import ComponentError, Rebound
+from conflux_runtime.descriptor import Component
+from conflux_runtime.transport import Transport
+
+PROCESS_ARGUMENTS = ("msg", "cfg", "snapshot", "emit")
+
+
+class Executor:
+    def __init__(self, component: Component, transport: Transport) -> None:
+        self.component = component
+        self.transport = transport
+        self.loop = asyncio.new_event_loop()
+        self._cfg: dict[str, dict[str, Any]] = {}
+        self._snapshots: dict[str, dict[str, Any]] = {}
+
+    def handle(self, request: dict[str, Any]) -> None:
+        request_id = str(request.get("id", ""))
+        emit = Emitter(request_id, self._track(request))
+        try:
+            self._dispatch(request, emit)
+        except Rebound as exc:
+            emit.rebound(exc, exc.delay)
+        except Exception as exc:  # the author's failure becomes this message's error, never a crash
+            emit.error(exc)
+        finally:
+            emit.end()
+
+    def reject(self, problem: Exception) -> None:
+        """A request line that could not be read: answered with an error event with no id."""
+        self.transport.send({"id": None, "type": "error", "error": describe_error(problem)})
+        self.transport.send({"id": None, "type": "end"})
+
+    def _track(self, request: dict[str, Any]):
+        """Keep this process's copy of the step's snapshot in step with what the function emits."""
+        function = str(request.get("function", ""))
+        send = self.transport.send
+
+        def send_and_track(event: dict[str, Any]) -> None:
+            if event["type"] == "snapshot":
+                self._snapshots[function] = dict(event["snapshot"])
+            elif event["type"] == "updateSnapshot":
+                self._snapshots.setdefault(function, {}).update(event["snapshot"])
+            send(event)
+
+        return send_and_track
+
+    def _dispatch(self, request: dict[str, Any], emit: Emitter) -> None:
+        kind = request.get("type")
+        function = request.get("function")
+        cfg = self._config(request)
+        if kind == "process":
+            self._require_function(function)
+            if "snapshot" in request:
+                self._snapshots[function] = dict(request.get("snapshot") or {})
+            snapshot = self._snapshots.setdefault(function, {})
+            msg = request.get("msg")
+            if not isinstance(msg, dict):
+                raise ComponentError("a process request needs 'msg' (an object)")
+            process = self.component.process_function(function)
+            self._emit_returned(self._call(process, (msg, cfg, dict(snapshot), emit)), emit)
+        elif kind == "verifyCredentials":
+            verifier = (self.component.descriptor.get("credentials") or {}).get("verifier")
+            if not verifier:
+                emit.result({"verified": True})
+                return
+            answer = self._call(self.component.resolve(verifier, "verify"), (cfg, emit))
+            emit.result({"verified": answer is not False} if not isinstance(answer, dict) else answer)
+        elif kind == "getMetaModel":
+            self._require_function(function)
+            module = self.component.module_of(function)
+            if hasattr(module, "get_meta_model"):
+                emit.result(self._call(module.get_meta_model, (cfg, emit)))
+            else:
+                emit.result(self.component.function_spec(function).get("metadata") or {})
+        elif kind == "selectModel":
+            self._require_function(function)
+            method = request.get("method")
+            model = getattr(self.component.module_of(function), str(method), None)
+            if not callable(model):
+                raise ComponentError(f"'{function}' has no select-model function '{method}'")
+            emit.result(self._call(model, (cfg, emit)))
+        else:
+            raise ComponentError(f"unknown request type {kind!r} (expected process, verifyCredentials, getMetaModel, selectModel)")
+
+    def _config(self, request: dict[str, Any]) -> dict[str, Any]:
+        key = str(request.get("function", ""))
+        if "cfg" in request:
+            self._cfg[key] = dict(request.get("cfg") or {})
+        return self._cfg.get(key, {})
+
+    @staticmethod
+    def _require_function(function: Any) -> None:
+        if not isinstance(function, str) or not function:
+            raise ComponentError("the request names no 'function' (a trigger or action of the component)")
+
+    def _call(self, function: Callable[..., Any], arguments: tuple[Any, ...]) -> Any:
+        """Call with as many leading arguments as the function accepts; run coroutines to the end."""
+        result = function(*arguments[: _positional_capacity(function, len(arguments))])
+        if inspect.isawaitable(result):
+            result = self.loop.run_until_complete(result)
+        return result
+
+    def _emit_returned(self, result: Any, emit: Emitter) -> None:
+        """None emits nothing; a generator emits each item; anything else (a list too) is one body."""
+        if result is None:
+            return
+        if inspect.isasyncgen(result):
+            result = self.loop.run_until_complete(_collect(result))
+            for body in result:
+                emit.data(body)
+        elif inspect.isgenerator(result):
+            for body in result:
+                emit.data(body)
+        else:
+            emit.data(result)
+
+
+async def _collect(agen: Any) -> list[Any]:
+    return [item async for item in agen]
+
+
+def _positional_capacity(function: Callable[..., Any], available: int) -> int:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return available
+    count = 0
+    for parameter in parameters:
+        if parameter.kind == parameter.VAR_POSITIONAL:
+            return available
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return min(count, available)

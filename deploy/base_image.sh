@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the local base image of every component image, conflux/base:bookworm: a minimal Debian
+# bookworm root filesystem with python3, made with debootstrap from Debian's own packages, so no
+# container registry is needed. Idempotent: does nothing when the image exists.
+#
+#   deploy/base_image.sh            build it if missing
+#   CONFLUX_ROOTFS_DIR=/tmp/rootfs  reuse an existing `debootstrap --variant=minbase
+#                                   --include=python3 bookworm DIR` instead of making one
+#
+# The root filesystem is cached as var/base-rootfs-bookworm.tar.gz (var/ is git-ignored), so
+# re-importing after `docker image rm` takes seconds, not a minute.
+set -euo pipefail
+
+IMAGE="conflux/base:bookworm"
+SUITE="bookworm"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="$ROOT/var/base-rootfs-$SUITE.tar.gz"
+
+log() { echo "base_image.sh: $*" >&2; }
+
+if docker image inspect "$IMAGE" >/dev/null 2>&1; then
+    log "$IMAGE exists"
+    exit 0
+fi
+mkdir -p "$ROOT/var"
+
+make_rootfs_tarball() {
+    local rootfs="${CONFLUX_ROOTFS_DIR:-}"
+    local scratch=""
+    if [[ -n "$rootfs" && -x "$rootfs/usr/bin/python3" ]]; then
+        log "reusing the root filesystem in $rootfs"
+    else
+        if ! command -v debootstrap >/dev/null 2>&1; then
+            log "installing debootstrap"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+        fi
+        scratch="$(mktemp -d "$ROOT/var/rootfs.XXXXXX")"
+        trap 'rm -rf "$scratch" "$CACHE.partial"' EXIT
+        rootfs="$scratch"
+        log "debootstrap $SUITE into $rootfs (about a minute)"
+        debootstrap --variant=minbase --include=python3 "$SUITE" "$rootfs" >&2
+        rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+    fi
+    if [[ ! -x "$rootfs/usr/bin/python3" ]]; then
+        log "error: $rootfs has no usr/bin/python3; delete it and run again"
+        exit 1
+    fi
+    tar --numeric-owner -C "$rootfs" -czf "$CACHE.partial" .
+    mv "$CACHE.partial" "$CACHE"
+}
+
+if [[ ! -s "$CACHE" ]]; then
+    make_rootfs_tarball
+else
+    log "using the cached root filesystem $CACHE"
+fi
+
+log "importing $CACHE as $IMAGE"
+docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["python3"]' \
+    - "$IMAGE" < "$CACHE" >/dev/null
+log "built $IMAGE"

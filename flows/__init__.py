@@ -1,0 +1,1 @@
+"""Flow definitions: the model, loading from files, validation against components, mapping."""

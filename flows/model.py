@@ -1,0 +1,121 @@
+"""The flow model. Flows cross every boundary (API, workflow input, files), so they are pydantic.
+
+A flow is one trigger and ordered actions. Each step names a component and one of its functions;
+``image`` pins the exact image (set from the component catalog when the flow is validated).
+"""
+
+import hashlib
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+ID_RULE = "lowercase letters, digits, '-' and '_', starting with a letter or digit, at most 63 characters"
+
+
+class RetryPolicy(BaseModel):
+    """Retries of a step whose container crashed or hung (durable: Temporal keeps the message)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    initial_interval: float = Field(default=1.0, gt=0, description="seconds")
+    backoff: float = Field(default=2.0, ge=1.0)
+    max_interval: float = Field(default=60.0, gt=0, description="seconds")
+
+
+class ReboundPolicy(BaseModel):
+    """Retries of a step that emitted ``rebound`` (a temporary failure of the target)."""
+
+    model_config = ConfigDict(extra="forbid")
+    initial_delay: float = Field(default=15.0, gt=0, description="seconds")
+    backoff: float = Field(default=2.0, ge=1.0)
+    max_attempts: int = Field(default=20, ge=1, le=1000)
+    max_delay: float = Field(default=3600.0, gt=0, description="seconds")
+
+    def delay(self, attempt: int) -> float:
+        """Delay before the retry that follows ``attempt`` (1-based)."""
+        return min(self.initial_delay * self.backoff ** (attempt - 1), self.max_delay)
+
+
+Mapping = str | dict[str, str]
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=ID_PATTERN)
+    component: str = Field(description="component name in the catalog, e.g. http-request")
+    function: str = Field(description="the component's trigger or action to run")
+    image: str | None = Field(default=None, description="exact image; filled in from the catalog when omitted")
+    config: dict[str, Any] = Field(default_factory=dict)
+    mapping: Mapping | None = Field(
+        default=None,
+        description="JSONata applied to this step's input: one expression for the whole body, "
+        "or target field -> expression. $steps.<id> reaches earlier steps' outputs, $msg the message.",
+    )
+    network: bool = Field(default=False, description="run with host networking instead of none")
+    timeout: float = Field(default=60.0, gt=0, le=24 * 3600, description="seconds for one run of the step")
+    memory_mb: int = Field(default=256, ge=16, le=16384)
+    cpus: float = Field(default=1.0, gt=0, le=16)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    rebound: ReboundPolicy = Field(default_factory=ReboundPolicy)
+
+    def label(self) -> str:
+        return f"{self.id} · {self.component}/{self.function}"
+
+
+class Trigger(Step):
+    type: Literal["webhook", "polling"] = "webhook"
+    interval: float | None = Field(default=None, ge=1, description="polling: seconds between polls")
+    cron: str | None = Field(default=None, description="polling: a cron expression instead of an interval")
+
+    @model_validator(mode="after")
+    def _schedule_matches_type(self) -> "Trigger":
+        if self.type == "polling" and (self.interval is None) == (self.cron is None):
+            raise ValueError("a polling trigger needs exactly one of 'interval' (seconds, >= 1) or 'cron'")
+        if self.type == "webhook" and (self.interval is not None or self.cron is not None):
+            raise ValueError("a webhook trigger takes no 'interval' or 'cron' (those are for polling triggers)")
+        return self
+
+
+class Flow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    version: int = Field(default=1, ge=1)
+    type: Literal["ordinary", "realtime"] = "ordinary"
+    trigger: Trigger
+    steps: list[Step] = Field(default_factory=list)
+    concurrency: int = Field(default=10, ge=1, le=1000, description="messages of one execution in flight at once")
+    passthrough: bool = Field(default=True, description="carry earlier steps' outputs to later steps")
+
+    @field_validator("steps")
+    @classmethod
+    def _unique_step_ids(cls, steps: list[Step]) -> list[Step]:
+        seen: set[str] = set()
+        for step in steps:
+            if step.id in seen:
+                raise ValueError(f"step id '{step.id}' is used twice; step ids must be unique")
+            seen.add(step.id)
+        return steps
+
+    @model_validator(mode="after")
+    def _trigger_id_unique(self) -> "Flow":
+        if any(step.id == self.trigger.id for step in self.steps):
+            raise ValueError(f"step id '{self.trigger.id}' is used by the trigger and an action; ids must be unique")
+        return self
+
+    @property
+    def all_steps(self) -> list[Step]:
+        return [self.trigger, *self.steps]
+
+    def revision(self) -> str:
+        """Content hash of the definition (version excluded): what exactly a run executed."""
+        content = self.model_dump(mode="json", exclude={"version"})
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def is_valid_id(value: str) -> bool:
+    return re.match(ID_PATTERN, value) is not None

@@ -1,0 +1,67 @@
+"""A running step container or process, seen as a byte pipe: what the session needs of a runner."""
+
+import asyncio
+import collections
+import json
+import logging
+from abc import ABC, abstractmethod
+
+STDERR_TAIL_LINES = 40
+step_log = logging.getLogger("conflux.step")
+
+
+class Channel(ABC):
+    """stdin to write, stdout lines to read, stderr kept as a tail and forwarded to logging."""
+
+    def __init__(self, stdout: asyncio.StreamReader, description: str) -> None:
+        self.stdout = stdout
+        self.description = description
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+
+    @abstractmethod
+    async def write(self, data: bytes) -> None: ...
+
+    @abstractmethod
+    async def close_stdin(self) -> None: ...
+
+    @abstractmethod
+    async def wait(self) -> int:
+        """Exit code, once the container or process has ended."""
+
+    @abstractmethod
+    async def kill(self) -> None: ...
+
+    async def dispose(self) -> None:
+        """Release what is left (the container itself)."""
+
+    async def pump_stderr(self, stderr: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                line = await stderr.readline()
+            except (ValueError, asyncio.LimitOverrunError):
+                continue
+            if not line:
+                return
+            self.record_stderr(line)
+
+    def record_stderr(self, line: bytes) -> None:
+        text = line.decode("utf-8", errors="replace").rstrip("\n")
+        if not text:
+            return
+        self.stderr_tail.append(text)
+        level, message = _log_fields(text)
+        step_log.log(level, "%s: %s", self.description, message)
+
+    def stderr_excerpt(self, lines: int = 10) -> str:
+        return "\n".join(list(self.stderr_tail)[-lines:])
+
+
+def _log_fields(text: str) -> tuple[int, str]:
+    if text.startswith("{"):
+        try:
+            record = json.loads(text)
+            level = logging.getLevelName(str(record.get("level", "info")).upper())
+            return (level if isinstance(level, int) else logging.INFO), str(record.get("msg", text))
+        except ValueError:
+            pass
+    return logging.INFO, text

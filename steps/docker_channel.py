@@ -1,0 +1,155 @@
+"""A step container started with the docker SDK, its stdin/stdout/stderr attached over one socket.
+
+Docker multiplexes stdout and stderr on the attach socket (8-byte frame headers when no TTY);
+the channel splits them into two streams. Closing our write side closes the container's stdin.
+"""
+
+import asyncio
+import socket
+import struct
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from steps.channel import Channel
+from steps.errors import ImageNotFound, RunnerUnavailable
+from steps.spec import ContainerSpec
+
+FRAME_HEADER = struct.Struct(">BxxxL")
+MANAGED_LABEL = "conflux.managed"
+
+
+class DockerChannel(Channel):
+    def __init__(self, container: Container, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 description: str, max_line_bytes: int) -> None:
+        super().__init__(asyncio.StreamReader(limit=max_line_bytes), description)
+        self.container = container
+        self._writer = writer
+        self._stderr = asyncio.StreamReader(limit=max_line_bytes)
+        self._demux_task = asyncio.create_task(self._demux(reader))
+        self._stderr_task = asyncio.create_task(self.pump_stderr(self._stderr))
+        self._exit: asyncio.Future[int] | None = None
+        self._disposed = False
+
+    @classmethod
+    async def start(cls, client: docker.DockerClient, spec: ContainerSpec, max_line_bytes: int) -> "DockerChannel":
+        container = await asyncio.to_thread(_create, client, spec)
+        try:
+            sock = await asyncio.to_thread(
+                client.api.attach_socket, container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            )
+            raw: socket.socket = getattr(sock, "_sock", sock)
+            raw.setblocking(False)
+            reader, writer = await asyncio.open_connection(sock=raw, limit=max_line_bytes)
+            await asyncio.to_thread(container.start)
+        except BaseException:
+            await asyncio.to_thread(_remove, container)
+            raise
+        channel = cls(container, reader, writer, spec.describe(), max_line_bytes)
+        channel._exit = asyncio.ensure_future(asyncio.to_thread(_wait, container))
+        return channel
+
+    async def _demux(self, reader: asyncio.StreamReader) -> None:
+        streams = {1: self.stdout, 2: self._stderr}
+        try:
+            while True:
+                header = await reader.readexactly(FRAME_HEADER.size)
+                stream, size = FRAME_HEADER.unpack(header)
+                payload = await reader.readexactly(size)
+                target = streams.get(stream)
+                if target is not None:
+                    target.feed_data(payload)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self.stdout.feed_eof()
+            self._stderr.feed_eof()
+
+    async def write(self, data: bytes) -> None:
+        self._writer.write(data)
+        await self._writer.drain()
+
+    async def close_stdin(self) -> None:
+        if self._writer.can_write_eof() and not self._writer.is_closing():
+            try:
+                self._writer.write_eof()
+            except OSError:
+                pass
+
+    async def wait(self) -> int:
+        assert self._exit is not None
+        code = await asyncio.shield(self._exit)
+        await asyncio.wait([self._demux_task, self._stderr_task], timeout=2)
+        return code
+
+    async def kill(self) -> None:
+        await asyncio.to_thread(_kill, self.container)
+
+    async def dispose(self) -> None:
+        if self._disposed:
+            return
+        self._disposed = True
+        self._writer.close()
+        await asyncio.to_thread(_remove, self.container)
+
+
+def _create(client: docker.DockerClient, spec: ContainerSpec) -> Container:
+    try:
+        return client.containers.create(
+            spec.image,
+            stdin_open=True,
+            stdin_once=True,
+            network_mode=spec.network,
+            mem_limit=f"{spec.memory_mb}m",
+            memswap_limit=f"{spec.memory_mb}m",
+            nano_cpus=int(spec.cpus * 1e9),
+            pids_limit=spec.pids_limit,
+            user="65534:65534",
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            read_only=True,
+            tmpfs={"/tmp": "rw,size=64m"},
+            labels={MANAGED_LABEL: "true", **spec.labels},
+            environment=spec.env,
+        )
+    except docker.errors.ImageNotFound:
+        raise ImageNotFound(f"image {spec.image} does not exist on this Docker engine; build it with "
+                            "`python -m components.build` (or check the step's component reference)") from None
+    except docker.errors.DockerException as exc:
+        raise RunnerUnavailable(f"Docker could not create a container for {spec.describe()}: {exc}") from None
+
+
+def _wait(container: Container) -> int:
+    try:
+        return int(container.wait().get("StatusCode", -1))
+    except docker.errors.NotFound:
+        return -1
+
+
+def _kill(container: Container) -> None:
+    try:
+        container.kill()
+    except docker.errors.APIError:
+        pass  # already gone
+
+
+def _remove(container: Container) -> None:
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        if "already in progress" not in str(exc):
+            raise
+
+
+def docker_client(**kwargs: Any) -> docker.DockerClient | None:
+    """A client when a Docker engine answers, else None."""
+    try:
+        client = docker.from_env(**kwargs)
+        client.ping()
+        return client
+    except docker.errors.DockerException:
+        return None

@@ -1,0 +1,54 @@
+"""The runtime as a local subprocess: same protocol, no container. For machines without Docker."""
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from steps.channel import Channel
+from steps.errors import ImageNotFound
+from steps.spec import ContainerSpec
+
+RUNTIME_PARENT = Path(__file__).resolve().parent.parent  # the directory holding conflux_runtime/
+
+
+class ProcessChannel(Channel):
+    def __init__(self, process: asyncio.subprocess.Process, description: str) -> None:
+        assert process.stdout is not None and process.stderr is not None
+        super().__init__(process.stdout, description)
+        self.process = process
+        self._stderr_task = asyncio.create_task(self.pump_stderr(process.stderr))
+
+    @classmethod
+    async def start(cls, spec: ContainerSpec, max_line_bytes: int) -> "ProcessChannel":
+        if spec.component_dir is None or not (spec.component_dir / "component.json").is_file():
+            raise ImageNotFound(f"the process runner needs the component's directory for {spec.image}; "
+                                f"{spec.component_dir} holds no component.json")
+        env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(RUNTIME_PARENT), os.environ.get("PYTHONPATH")]))}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "conflux_runtime", str(spec.component_dir),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=env, limit=max_line_bytes, start_new_session=True,
+        )
+        return cls(process, spec.describe())
+
+    async def write(self, data: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(data)
+        await self.process.stdin.drain()
+
+    async def close_stdin(self) -> None:
+        assert self.process.stdin is not None
+        if not self.process.stdin.is_closing():
+            self.process.stdin.close()
+
+    async def wait(self) -> int:
+        code = await self.process.wait()
+        await asyncio.wait([self._stderr_task], timeout=2)
+        return code
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()

@@ -1,0 +1,91 @@
+"""One interface over the two ways to run a step: Docker containers, or local processes.
+
+``run_once`` is the ordinary-flow shape (start, one batch, exit, remove); ``open`` gives a warm
+session for long-lived containers (real-time flows), fed batch after batch.
+"""
+
+import logging
+import os
+from abc import ABC, abstractmethod
+from typing import Literal
+
+from steps.channel import Channel
+from steps.docker_channel import DockerChannel, docker_client
+from steps.errors import RunnerUnavailable
+from steps.process_channel import ProcessChannel
+from steps.protocol import DEFAULT_MAX_LINE_BYTES, RequestOutcome, StepRequest
+from steps.session import StepSession
+from steps.spec import ContainerSpec
+
+log = logging.getLogger("conflux.runner")
+RunnerKind = Literal["auto", "docker", "process"]
+READY_TIMEOUT = 30.0
+
+
+class StepRunner(ABC):
+    kind: str
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self.max_line_bytes = max_line_bytes
+
+    @abstractmethod
+    async def _start(self, spec: ContainerSpec) -> Channel: ...
+
+    async def open(self, spec: ContainerSpec, ready_timeout: float = READY_TIMEOUT) -> StepSession:
+        """Start a container and wait until its runtime is ready for requests."""
+        session = StepSession(await self._start(spec), self.max_line_bytes)
+        await session.handshake(ready_timeout)
+        return session
+
+    async def run_once(self, spec: ContainerSpec, requests: list[StepRequest], timeout: float) -> list[RequestOutcome]:
+        """Start, send the batch, close stdin, collect every outcome, check the exit, remove."""
+        session = StepSession(await self._start(spec), self.max_line_bytes)
+        try:
+            await session.handshake(timeout)
+            outcomes = await session.call(requests, timeout, last=True)
+            await session.finish()
+        except BaseException:
+            await session.abort()
+            raise
+        return outcomes
+
+
+class DockerRunner(StepRunner):
+    kind = "docker"
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        super().__init__(max_line_bytes)
+        client = docker_client()
+        if client is None:
+            raise RunnerUnavailable("no Docker engine answers (is dockerd running? try deploy/ensure_docker.sh)")
+        self.client = client
+
+    async def _start(self, spec: ContainerSpec) -> Channel:
+        return await DockerChannel.start(self.client, spec, self.max_line_bytes)
+
+
+class ProcessRunner(StepRunner):
+    kind = "process"
+
+    async def _start(self, spec: ContainerSpec) -> Channel:
+        return await ProcessChannel.start(spec, self.max_line_bytes)
+
+
+def make_runner(kind: RunnerKind | None = None, max_line_bytes: int | None = None) -> StepRunner:
+    """The runner asked for (``CONFLUX_RUNNER``: auto, docker, process); auto uses Docker when it answers."""
+    kind = kind or os.environ.get("CONFLUX_RUNNER", "auto")  # type: ignore[assignment]
+    max_line_bytes = max_line_bytes or int(os.environ.get("CONFLUX_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES))
+    if kind == "process":
+        runner: StepRunner = ProcessRunner(max_line_bytes)
+    elif kind == "docker":
+        runner = DockerRunner(max_line_bytes)
+    elif kind == "auto":
+        try:
+            runner = DockerRunner(max_line_bytes)
+        except RunnerUnavailable:
+            log.warning("no Docker engine answers: steps run as local processes (no isolation)")
+            runner = ProcessRunner(max_line_bytes)
+    else:
+        raise ValueError(f"CONFLUX_RUNNER={kind!r}: expected auto, docker or process")
+    log.info("step runner: %s", runner.kind)
+    return runner

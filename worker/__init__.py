@@ -1,0 +1,1 @@
+"""The Conflux worker: runs flow workflows and the step activities that start containers."""

@@ -1,0 +1,68 @@
+"""Start a worker: ``python -m worker``. SIGTERM/SIGINT drain it: running steps get
+``graceful_shutdown_seconds`` to finish; what does not finish is retried by Temporal elsewhere."""
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+from typing import Mapping
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.workflow import NondeterminismError
+
+from activities.run_step import StepActivities
+from components.catalog import ComponentInfo, load_catalog
+from steps.runner import StepRunner, make_runner
+from worker.client import connect
+from worker.containers import remove_leftover_containers
+from worker.settings import PlatformSettings
+from workflows.flow_run import FlowRunWorkflow
+
+log = logging.getLogger("conflux.worker")
+WORKFLOWS = [FlowRunWorkflow]
+
+
+def build_worker(client: Client, settings: PlatformSettings, runner: StepRunner,
+                 catalog: Mapping[str, ComponentInfo]) -> Worker:
+    steps = StepActivities(runner, catalog)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[steps.run_step],
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+        workflow_failure_exception_types=[NondeterminismError],
+    )
+
+
+async def serve(settings: PlatformSettings) -> None:
+    runner = make_runner(settings.runner)  # type: ignore[arg-type]
+    if runner.kind == "docker":
+        removed = await asyncio.to_thread(remove_leftover_containers, runner.client)  # type: ignore[attr-defined]
+        if removed:
+            log.info("removed %d step container(s) left over by an earlier worker", removed)
+    catalog = load_catalog(settings.component_dirs)
+    client = await connect(settings)
+    worker = build_worker(client, settings, runner, catalog)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("worker on %s, namespace %s, task queue %s, runner %s, %d components",
+             settings.temporal_address, settings.namespace, settings.task_queue, runner.kind, len(catalog))
+    async with worker:
+        await stop.wait()
+        log.info("stopping: letting running steps finish (up to %gs)", settings.graceful_shutdown_seconds)
+    log.info("worker stopped")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(PlatformSettings()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""Platform settings shared by the worker and the API (environment variables ``CONFLUX_*``)."""
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class PlatformSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONFLUX_")
+
+    temporal_address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    task_queue: str = "conflux"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+    blob_dir: Path = REPO_ROOT / "var" / "blobs"
+    blob_threshold_bytes: int = 128 * 1024
+    runner: str = "auto"
+    component_dirs: list[Path] = []
+    max_concurrent_activities: int = 20
+    max_concurrent_workflow_tasks: int = 50
+    graceful_shutdown_seconds: float = 30.0

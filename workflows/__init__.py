@@ -1,0 +1,1 @@
+"""Temporal workflows: thin, deterministic orchestration of flow steps."""

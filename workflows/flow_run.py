@@ -1,0 +1,199 @@
+"""FlowRun: one execution of an ordinary flow, one activity per step per message.
+
+Step outputs live in the workflow's history, so a worker that dies resumes at the next step. A
+step that emits many messages fans out: a few run as parallel paths here; more go to child
+FlowRun workflows (a tree of bounded width), so no history grows with the size of the fan-out.
+"""
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from flows.model import Flow, Step
+    from steps.protocol import Message
+    from workflows.models import FlowRunInput, FlowRunResult, StepCall, StepRecord, StepResult
+    from workflows.search import FAILED_STEP
+
+INLINE_FANOUT = 25          # up to this many messages fan out as paths inside one workflow
+MAX_CHILDREN = 100          # a wider fan-out becomes a tree of children, at most this many per workflow
+MAX_RECORDS = 100
+MAX_FAILURES = 20
+MAX_OUTPUTS = 20
+HEARTBEAT_TIMEOUT = timedelta(seconds=20)
+CONTAINER_OVERHEAD = timedelta(seconds=60)  # image start and removal, on top of the step's own timeout
+
+
+@workflow.defn(name="FlowRun")
+class FlowRunWorkflow:
+    def __init__(self) -> None:
+        self._result: FlowRunResult | None = None
+        self._branches = 0
+
+    @workflow.run
+    async def run(self, run: FlowRunInput) -> FlowRunResult:
+        self._flow = run.flow
+        self._run = run
+        self._result = FlowRunResult(flow_id=run.flow.id, flow_version=run.flow.version, execution_id=run.execution_id)
+        self._slots_total = run.concurrency or run.flow.concurrency
+        self._slots = asyncio.Semaphore(self._slots_total)
+        if run.message is not None:
+            await self._run_path(run.start_at, run.message)
+        else:
+            await self._fan_out(run.start_at, run.messages)
+        return self._finish()
+
+    @workflow.query
+    def progress(self) -> FlowRunResult | None:
+        return self._result
+
+    def _finish(self) -> FlowRunResult:
+        result = self._result
+        assert result is not None
+        if result.totals.failed:
+            result.status = "failed"
+            failed_steps = sorted({f.step_id for f in result.failures})
+            workflow.upsert_search_attributes([SearchAttributePair(FAILED_STEP, ",".join(failed_steps))])
+            first = result.failures[0] if result.failures else None
+            reason = f"step '{first.step_id}': {first.error}" if first else "see failures"
+            raise ApplicationError(f"{result.totals.failed} message(s) failed; first at {reason}",
+                                   result.model_dump(mode="json"), type="FlowRunFailed", non_retryable=True)
+        result.status = "completed"
+        return result
+
+    async def _run_path(self, index: int, message: Message) -> None:
+        """Carry one message through steps[index:], fanning out where a step emits several."""
+        steps = self._flow.all_steps
+        while index < len(steps):
+            step = steps[index]
+            outcome = await self._run_step(step, message)
+            if outcome is None:
+                return
+            if len(outcome.messages) == 0:
+                self._result.totals.filtered += 1
+                return
+            if len(outcome.messages) > 1:
+                await self._fan_out(index + 1, outcome.messages)
+                return
+            message = outcome.messages[0]
+            index += 1
+        self._deliver(message)
+
+    def _deliver(self, message: Message) -> None:
+        self._result.totals.delivered += 1
+        if len(self._result.outputs) < MAX_OUTPUTS:
+            self._result.outputs.append(message.body)
+
+    async def _run_step(self, step: Step, message: Message) -> StepResult | None:
+        call = StepCall(flow_id=self._flow.id, flow_version=self._flow.version, execution_id=self._run.execution_id,
+                        step=step, message=message, passthrough=self._flow.passthrough)
+        self._result.totals.step_runs += 1
+        async with self._slots:
+            try:
+                result = await workflow.execute_activity(
+                    "run_step", call, result_type=StepResult, summary=step.label(),
+                    start_to_close_timeout=timedelta(seconds=step.timeout) + CONTAINER_OVERHEAD,
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                    retry_policy=_retry_policy(step),
+                )
+            except ActivityError as error:
+                self._record_failure(step, message, error)
+                return None
+        if result.http_reply is not None and self._result.http_reply is None:
+            self._result.http_reply = result.http_reply
+        self._record(StepRecord(step_id=step.id, component=step.component, message_id=message.id, status="ok",
+                                emitted=len(result.messages), input=result.input_body,
+                                output=result.messages[0].body if len(result.messages) == 1 else None,
+                                duration_ms=result.duration_ms))
+        return result
+
+    async def _fan_out(self, index: int, messages: list[Message]) -> None:
+        if index >= len(self._flow.all_steps):
+            for message in messages:
+                self._deliver(message)
+            return
+        if len(messages) <= INLINE_FANOUT:
+            await asyncio.gather(*(self._run_path(index, message) for message in messages))
+            return
+        size = _branch_size(len(messages), self._slots_total)
+        chunks = [messages[i:i + size] for i in range(0, len(messages), size)]
+        await asyncio.gather(*(self._run_branch(index, chunk) for chunk in chunks))
+
+    async def _run_branch(self, index: int, messages: list[Message]) -> None:
+        """A child FlowRun for a slice of a large fan-out; it takes one of this run's slots and runs
+        its messages one at a time, so the flow's concurrency cap holds across the whole tree."""
+        self._branches += 1
+        branch_id = f"{workflow.info().workflow_id}/b{self._branches}"
+        branch = FlowRunInput(flow=self._flow, execution_id=self._run.execution_id, start_at=index,
+                              messages=messages, concurrency=1)
+        step = self._flow.all_steps[index]
+        async with self._slots:
+            try:
+                result = await workflow.execute_child_workflow(
+                    FlowRunWorkflow.run, branch, id=branch_id, result_type=FlowRunResult,
+                    static_summary=f"{self._flow.name}: {len(messages)} message(s) entering at step '{step.id}'",
+                    search_attributes=workflow.info().typed_search_attributes,
+                )
+            except ChildWorkflowError as error:
+                result = _failed_branch_result(error)
+                if result is None:
+                    self._record_failure(step, messages[0], error)
+                    return
+        self._merge(result)
+
+    def _merge(self, branch: FlowRunResult) -> None:
+        self._result.totals.add(branch.totals)
+        for record in branch.records:
+            self._record(record)
+        room = MAX_FAILURES - len(self._result.failures)
+        self._result.failures.extend(branch.failures[:max(room, 0)])
+        room = MAX_OUTPUTS - len(self._result.outputs)
+        self._result.outputs.extend(branch.outputs[:max(room, 0)])
+
+    def _record(self, record: StepRecord) -> None:
+        if len(self._result.records) < MAX_RECORDS:
+            self._result.records.append(record)
+        else:
+            self._result.records_dropped += 1
+
+    def _record_failure(self, step: Step, message: Message, error: Exception) -> None:
+        cause = error.cause if isinstance(error, (ActivityError, ChildWorkflowError)) and error.cause else error
+        details = cause.details[0] if isinstance(cause, ApplicationError) and cause.details else {}
+        record = StepRecord(
+            step_id=step.id, component=step.component, message_id=message.id, status="failed",
+            error=str(cause), error_type=cause.type if isinstance(cause, ApplicationError) else type(cause).__name__,
+            input=details.get("input", message.body) if isinstance(details, dict) else message.body,
+        )
+        self._result.totals.failed += 1
+        self._record(record)
+        if len(self._result.failures) < MAX_FAILURES:
+            self._result.failures.append(record)
+
+
+def _failed_branch_result(error: ChildWorkflowError) -> FlowRunResult | None:
+    """A branch that failed still reports what it did, in its failure's details."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type == "FlowRunFailed" and cause.details:
+        return FlowRunResult.model_validate(cause.details[0])
+    return None
+
+
+def _branch_size(count: int, concurrency: int) -> int:
+    """Enough branches to use every slot, few enough to stay within MAX_CHILDREN, and leaves
+    small enough (INLINE_FANOUT) to run inline."""
+    branches = min(MAX_CHILDREN, max(concurrency, -(-count // INLINE_FANOUT)))
+    return -(-count // branches)
+
+
+def _retry_policy(step: Step) -> RetryPolicy:
+    """Temporal's cap is the larger of the two policies; the activity itself stops crash retries
+    at ``retry.max_attempts`` and rebounds at ``rebound.max_attempts``."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=step.retry.initial_interval),
+        backoff_coefficient=step.retry.backoff,
+        maximum_interval=timedelta(seconds=max(step.retry.max_interval, step.rebound.max_delay)),
+        maximum_attempts=max(step.retry.max_attempts, step.rebound.max_attempts),
+    )
