@@ -16,17 +16,20 @@ SUITE="bookworm"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/var/base-rootfs-$SUITE.tar.gz"
 
+SCRATCH=""
+
 log() { echo "base_image.sh: $*" >&2; }
+cleanup() { [[ -z "$SCRATCH" ]] || rm -rf "$SCRATCH"; rm -f "$CACHE.partial"; }
 
 if docker image inspect "$IMAGE" >/dev/null 2>&1; then
     log "$IMAGE exists"
     exit 0
 fi
 mkdir -p "$ROOT/var"
+trap cleanup EXIT
 
 make_rootfs_tarball() {
     local rootfs="${CONFLUX_ROOTFS_DIR:-}"
-    local scratch=""
     if [[ -n "$rootfs" && -x "$rootfs/usr/bin/python3" ]]; then
         log "reusing the root filesystem in $rootfs"
     else
@@ -35,9 +38,8 @@ make_rootfs_tarball() {
             apt-get update -qq
             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
         fi
-        scratch="$(mktemp -d "$ROOT/var/rootfs.XXXXXX")"
-        trap 'rm -rf "$scratch" "$CACHE.partial"' EXIT
-        rootfs="$scratch"
+        SCRATCH="$(mktemp -d "$ROOT/var/rootfs.XXXXXX")"
+        rootfs="$SCRATCH"
         log "debootstrap $SUITE into $rootfs (about a minute)"
         debootstrap --variant=minbase --include=python3 "$SUITE" "$rootfs" >&2
         rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*

@@ -96,29 +96,39 @@ class DockerChannel(Channel):
 
 
 def _create(client: docker.DockerClient, spec: ContainerSpec) -> Container:
+    """Create from a raw config: the SDK's helpers cannot set ``StdinOnce``, which lets closing our
+    side of the attach socket reach the container as end of input."""
+    api = client.api
+    host_config = api.create_host_config(
+        network_mode=spec.network,
+        mem_limit=f"{spec.memory_mb}m",
+        memswap_limit=f"{spec.memory_mb}m",
+        nano_cpus=int(spec.cpus * 1e9),
+        pids_limit=spec.pids_limit,
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        read_only=True,
+        tmpfs={"/tmp": "rw,size=64m"},
+    )
     try:
-        return client.containers.create(
+        config = api.create_container_config(
             spec.image,
+            None,
             stdin_open=True,
-            stdin_once=True,
-            network_mode=spec.network,
-            mem_limit=f"{spec.memory_mb}m",
-            memswap_limit=f"{spec.memory_mb}m",
-            nano_cpus=int(spec.cpus * 1e9),
-            pids_limit=spec.pids_limit,
             user="65534:65534",
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            read_only=True,
-            tmpfs={"/tmp": "rw,size=64m"},
             labels={MANAGED_LABEL: "true", **spec.labels},
             environment=spec.env,
+            entrypoint=spec.command,
+            host_config=host_config,
         )
+        config["StdinOnce"] = True
+        created = api.create_container_from_config(config)
     except docker.errors.ImageNotFound:
         raise ImageNotFound(f"image {spec.image} does not exist on this Docker engine; build it with "
                             "`python -m components.build` (or check the step's component reference)") from None
     except docker.errors.DockerException as exc:
         raise RunnerUnavailable(f"Docker could not create a container for {spec.describe()}: {exc}") from None
+    return client.containers.prepare_model({"Id": created["Id"]})
 
 
 def _wait(container: Container) -> int:

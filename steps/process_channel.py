@@ -21,13 +21,13 @@ class ProcessChannel(Channel):
 
     @classmethod
     async def start(cls, spec: ContainerSpec, max_line_bytes: int) -> "ProcessChannel":
-        if spec.component_dir is None or not (spec.component_dir / "component.json").is_file():
+        if spec.command is None and (spec.component_dir is None or not (spec.component_dir / "component.json").is_file()):
             raise ImageNotFound(f"the process runner needs the component's directory for {spec.image}; "
                                 f"{spec.component_dir} holds no component.json")
         env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(RUNTIME_PARENT), os.environ.get("PYTHONPATH")]))}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "conflux_runtime", str(spec.component_dir),
+            *(spec.command or [sys.executable, "-m", "conflux_runtime", str(spec.component_dir)]),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env=env, limit=max_line_bytes, start_new_session=True,
         )

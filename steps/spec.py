@@ -16,6 +16,7 @@ class ContainerSpec(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     env: dict[str, str] = Field(default_factory=dict)
     name_hint: str = "step"
+    command: list[str] | None = Field(default=None, description="replaces the runtime's entry point (debugging, tests)")
 
     def describe(self) -> str:
         return f"{self.name_hint} ({self.image})"

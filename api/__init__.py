@@ -1,0 +1,1 @@
+"""The Conflux HTTP API: flow definitions, webhooks and executions (``python -m api``)."""

@@ -1,0 +1,18 @@
+"""API settings: the platform's (``CONFLUX_*``) plus what only the HTTP service needs."""
+
+from pathlib import Path
+
+from pydantic import Field
+
+from worker.settings import REPO_ROOT, PlatformSettings
+
+MIB = 1024 * 1024
+
+
+class ApiSettings(PlatformSettings):
+    """Every field reads ``CONFLUX_<NAME>`` from the environment, e.g. ``CONFLUX_DB_PATH``."""
+
+    db_path: Path = REPO_ROOT / "var" / "conflux.db"
+    max_body_bytes: int = Field(default=10 * MIB, ge=1, description="largest webhook/execution body accepted")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)

