@@ -1,0 +1,68 @@
+"""Every failure answers JSON ``{"error": ..., "problems"?: [{where, problem}]}``: what went wrong,
+where, and how to fix it. Bad input is a 4xx, an unreachable Temporal a 503; nothing a caller
+sends should end as a 500."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from temporalio.service import RPCError
+
+from flows.validation import FlowInvalid, Problem
+
+log = logging.getLogger("conflux.api")
+
+
+class ApiError(Exception):
+    """An answer other than success, raised from anywhere below a route."""
+
+    def __init__(self, status: int, error: str, problems: list[Problem] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.problems = problems
+        self.headers = headers
+
+
+def error_response(status: int, error: str, problems: list[Problem] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    content: dict = {"error": error}
+    if problems is not None:
+        content["problems"] = [problem.model_dump() for problem in problems]
+    return JSONResponse(content, status_code=status, headers=headers)
+
+
+def temporal_unavailable(address: str, exc: BaseException) -> ApiError:
+    return ApiError(503, f"Temporal at {address} is not reachable ({exc}); nothing was started, send the "
+                         "request again later (the same Idempotency-Key will not run it twice)")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.error, exc.problems, exc.headers)
+
+    async def flow_invalid(_: Request, exc: FlowInvalid) -> JSONResponse:
+        return error_response(422, f"the flow definition has {len(exc.problems)} problem(s); fix each one listed "
+                                   "under 'problems' and send the whole definition again", exc.problems)
+
+    async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [Problem(where=".".join(str(part) for part in error.get("loc", ())) or "(request)",
+                            problem=str(error.get("msg", "invalid"))) for error in exc.errors()]
+        return error_response(422, "the request is invalid; see 'problems'", problems)
+
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+    async def rpc_error(request: Request, exc: RPCError) -> JSONResponse:
+        log.warning("Temporal call for %s %s failed: %s", request.method, request.url.path, exc)
+        return error_response(503, f"Temporal refused or did not answer ({exc.status.name}: {exc.message}); "
+                                   "try again later")
+
+    app.add_exception_handler(ApiError, api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(FlowInvalid, flow_invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, request_invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RPCError, rpc_error)  # type: ignore[arg-type]

@@ -1,0 +1,43 @@
+"""What the routes share: settings, the flow store, the component catalog and the Temporal client.
+
+The client connects on first use, so the API starts (and /healthz can say why) while Temporal
+is still down.
+"""
+
+import asyncio
+from typing import Mapping
+
+from fastapi import Request
+from temporalio.client import Client
+
+from api.errors import temporal_unavailable
+from api.settings import ApiSettings
+from api.store import FlowStore
+from components.catalog import ComponentInfo
+from worker.client import connect
+
+
+class Services:
+    def __init__(self, settings: ApiSettings, store: FlowStore, catalog: Mapping[str, ComponentInfo],
+                 client: Client | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.catalog = catalog
+        self._client = client
+        self._connecting = asyncio.Lock()
+
+    async def client(self) -> Client:
+        """The Temporal client; ApiError 503 when Temporal cannot be reached."""
+        if self._client is None:
+            async with self._connecting:
+                if self._client is None:
+                    try:
+                        self._client = await connect(self.settings)
+                    except Exception as exc:  # the SDK raises RuntimeError with the transport's reason
+                        raise temporal_unavailable(self.settings.temporal_address, exc) from None
+        return self._client
+
+
+def services(request: Request) -> Services:
+    """FastAPI dependency: the app's Services."""
+    return request.app.state.services

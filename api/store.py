@@ -1,0 +1,148 @@
+"""Flow definitions in SQLite. Every change of content is a new version; the latest is "the flow".
+
+The API is synchronous on purpose: callers run it in a thread (``asyncio.to_thread``), and each
+call opens its own connection, so no connection is ever shared between threads. WAL lets
+readers go on while a writer commits.
+"""
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from flows.model import Flow
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS flow_versions (
+    flow_id    TEXT    NOT NULL,
+    version    INTEGER NOT NULL,
+    revision   TEXT    NOT NULL,
+    definition TEXT    NOT NULL,
+    created_at TEXT    NOT NULL,
+    PRIMARY KEY (flow_id, version)
+)
+"""
+COLUMNS = "flow_id, version, revision, definition, created_at"
+BUSY_TIMEOUT_SECONDS = 10.0
+
+
+class FlowExists(Exception):
+    """A create (POST) named a flow id that is already taken."""
+
+    def __init__(self, flow_id: str) -> None:
+        super().__init__(flow_id)
+        self.flow_id = flow_id
+
+
+@dataclass(frozen=True)
+class StoredFlow:
+    """One stored version; ``flow.version`` is the store's number, whatever the caller sent."""
+
+    flow: Flow
+    revision: str
+    created_at: str
+
+    @property
+    def version(self) -> int:
+        return self.flow.version
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    stored: StoredFlow
+    created: bool  # this was the flow's first version
+    changed: bool  # a new version was written (False: same content as the latest, nothing stored)
+
+
+class FlowStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(SCHEMA)
+
+    def save(self, flow: Flow, *, create_only: bool = False) -> SaveOutcome:
+        """Store ``flow`` as the next version unless its content equals the latest version's.
+
+        ``create_only`` refuses an id that exists (FlowExists). The read and the insert share one
+        write transaction, so two concurrent saves cannot take the same version number.
+        """
+        revision = flow.revision()
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            latest = _first(db.execute(f"SELECT {COLUMNS} FROM flow_versions WHERE flow_id = ? "
+                                       "ORDER BY version DESC LIMIT 1", (flow.id,)))
+            if latest is not None and create_only:
+                raise FlowExists(flow.id)
+            if latest is not None and latest.revision == revision:
+                return SaveOutcome(stored=latest, created=False, changed=False)
+            versioned = flow.model_copy(update={"version": latest.version + 1 if latest else 1})
+            stored = StoredFlow(flow=versioned, revision=revision, created_at=_now())
+            db.execute(f"INSERT INTO flow_versions ({COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                       (flow.id, versioned.version, revision, versioned.model_dump_json(), stored.created_at))
+            return SaveOutcome(stored=stored, created=latest is None, changed=True)
+
+    def latest(self, flow_id: str) -> StoredFlow | None:
+        return _first(self._query(f"SELECT {COLUMNS} FROM flow_versions WHERE flow_id = ? "
+                                  "ORDER BY version DESC LIMIT 1", (flow_id,)))
+
+    def get(self, flow_id: str, version: int) -> StoredFlow | None:
+        return _first(self._query(f"SELECT {COLUMNS} FROM flow_versions WHERE flow_id = ? AND version = ?",
+                                  (flow_id, version)))
+
+    def versions(self, flow_id: str) -> list[StoredFlow]:
+        """Every version of one flow, oldest first; empty for an unknown id."""
+        return [_stored(row) for row in self._query(
+            f"SELECT {COLUMNS} FROM flow_versions WHERE flow_id = ? ORDER BY version", (flow_id,))]
+
+    def list_latest(self) -> list[StoredFlow]:
+        """The latest version of every flow, by id."""
+        return [_stored(row) for row in self._query(
+            f"SELECT {COLUMNS} FROM flow_versions AS v WHERE version = "
+            "(SELECT MAX(version) FROM flow_versions WHERE flow_id = v.flow_id) ORDER BY flow_id")]
+
+    def ping(self) -> None:
+        """Raises sqlite3.Error when the database cannot be read."""
+        self._query("SELECT COUNT(*) FROM flow_versions")
+
+    def _query(self, sql: str, parameters: tuple = ()) -> list[sqlite3.Row]:
+        with self._connect() as db:
+            return db.execute(sql, parameters).fetchall()
+
+    def _connect(self) -> "_Connection":
+        return _Connection(self.path)
+
+
+class _Connection:
+    """A connection in autocommit mode: an explicit BEGIN is committed on a clean exit and rolled
+    back on an exception, and the connection is always closed (sqlite3's own context manager
+    does not close)."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.db
+
+    def __exit__(self, kind: type | None, *_: object) -> None:
+        try:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK" if kind else "COMMIT")
+        finally:
+            self.db.close()
+
+
+def _first(rows: "sqlite3.Cursor | list[sqlite3.Row]") -> StoredFlow | None:
+    row = next(iter(rows), None)
+    return _stored(row) if row is not None else None
+
+
+def _stored(row: sqlite3.Row) -> StoredFlow:
+    return StoredFlow(flow=Flow.model_validate_json(row["definition"]), revision=row["revision"],
+                      created_at=row["created_at"])
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

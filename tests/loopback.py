@@ -1,0 +1,53 @@
+"""A tiny HTTP server on 127.0.0.1 for tests: scripted answers and a record of what it received."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+Answer = tuple[int, object]
+
+
+class LoopbackServer:
+    """``routes`` maps a path to a function of (method, path, query, body) -> (status, json_body)."""
+
+    def __init__(self, routes: dict[str, Callable[[str, str, str, object], Answer]]) -> None:
+        self.routes = routes
+        self.received: list[tuple[str, str, object]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                path, _, query = self.path.partition("?")
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else None
+                server.received.append((self.command, self.path, body))
+                route = server.routes.get(path)
+                status, answer = route(self.command, path, query, body) if route else (404, {"error": "no route"})
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> "LoopbackServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
