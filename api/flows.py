@@ -1,0 +1,146 @@
+"""Flow definitions: create (POST), update (PUT), list, read any version.
+
+POST refuses an id that exists (409) so a typo cannot overwrite another flow; PUT creates or
+updates. Either way a definition identical to the latest version (same ``Flow.revision()``)
+stores nothing and keeps the version number.
+"""
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from api.bodies import parse_json, read_body
+from api.errors import ApiError
+from api.services import Services, services
+from api.store import FlowExists, SaveOutcome, StoredFlow
+from flows.model import Flow
+from flows.validation import FlowInvalid, Problem, parse_flow
+
+router = APIRouter(tags=["flows"])
+FLOW_BODY = {"requestBody": {"required": True, "description": "a flow definition (see the Flow schema)",
+                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Flow"}}}}}
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class FlowSummary(_Camel):
+    id: str
+    name: str
+    version: int
+    type: str
+    trigger_type: str
+    revision: str
+    created_at: str
+
+
+class FlowSaved(FlowSummary):
+    created: bool
+    changed: bool
+    flow: Flow
+
+
+class FlowVersion(_Camel):
+    version: int
+    name: str
+    revision: str
+    created_at: str
+
+
+class FlowVersions(_Camel):
+    id: str
+    versions: list[FlowVersion]
+
+
+class FlowList(_Camel):
+    flows: list[FlowSummary]
+
+
+@router.post("/flows", status_code=201, response_model=FlowSaved, openapi_extra=FLOW_BODY,
+             responses={409: {"description": "a flow with this id exists: use PUT"}, 422: {"description": "invalid"}})
+async def create_flow(request: Request, response: Response, app: Services = Depends(services)) -> FlowSaved:
+    flow = await _definition(request, app)
+    try:
+        outcome = await asyncio.to_thread(app.store.save, flow, create_only=True)
+    except FlowExists:
+        raise ApiError(409, f"flow '{flow.id}' exists already; change it with PUT /flows/{flow.id} "
+                            "(or choose another id)") from None
+    response.headers["Location"] = f"/flows/{flow.id}"
+    return _saved(outcome)
+
+
+@router.put("/flows/{flow_id}", response_model=FlowSaved, openapi_extra=FLOW_BODY,
+            responses={201: {"description": "created"}, 422: {"description": "invalid"}})
+async def put_flow(flow_id: str, request: Request, response: Response,
+                   app: Services = Depends(services)) -> FlowSaved:
+    flow = await _definition(request, app, flow_id)
+    outcome = await asyncio.to_thread(app.store.save, flow)
+    if outcome.created:
+        response.status_code = 201
+        response.headers["Location"] = f"/flows/{flow.id}"
+    return _saved(outcome)
+
+
+@router.get("/flows", response_model=FlowList)
+async def list_flows(app: Services = Depends(services)) -> FlowList:
+    return FlowList(flows=[_summary(stored) for stored in await asyncio.to_thread(app.store.list_latest)])
+
+
+@router.get("/flows/{flow_id}", response_model=Flow, responses={404: {"description": "unknown flow or version"}})
+async def get_flow(flow_id: str, response: Response, version: int | None = Query(default=None, ge=1),
+                   app: Services = Depends(services)) -> Flow:
+    """The definition (round-trips through PUT); its revision is the ETag."""
+    stored = await load_flow(app, flow_id, version)
+    response.headers["ETag"] = f'"{stored.revision}"'
+    return stored.flow
+
+
+@router.get("/flows/{flow_id}/versions", response_model=FlowVersions)
+async def flow_versions(flow_id: str, app: Services = Depends(services)) -> FlowVersions:
+    stored = await asyncio.to_thread(app.store.versions, flow_id)
+    if not stored:
+        raise unknown_flow(flow_id)
+    return FlowVersions(id=flow_id, versions=[
+        FlowVersion(version=s.version, name=s.flow.name, revision=s.revision, created_at=s.created_at) for s in stored])
+
+
+async def load_flow(app: Services, flow_id: str, version: int | None = None) -> StoredFlow:
+    """The latest (or the given) version; ApiError 404 when there is none."""
+    if version is None:
+        stored = await asyncio.to_thread(app.store.latest, flow_id)
+    else:
+        stored = await asyncio.to_thread(app.store.get, flow_id, version)
+    if stored is None and version is not None and await asyncio.to_thread(app.store.latest, flow_id):
+        raise ApiError(404, f"flow '{flow_id}' has no version {version}; GET /flows/{flow_id}/versions lists them")
+    if stored is None:
+        raise unknown_flow(flow_id)
+    return stored
+
+
+def unknown_flow(flow_id: str) -> ApiError:
+    return ApiError(404, f"there is no flow '{flow_id}'; GET /flows lists the flows, POST /flows creates one")
+
+
+async def _definition(request: Request, app: Services, path_id: str | None = None) -> Flow:
+    data: Any = parse_json(await read_body(request, app.settings.max_body_bytes), "the flow definition")
+    if path_id is not None and isinstance(data, dict):
+        data.setdefault("id", path_id)
+        if data["id"] != path_id:
+            raise FlowInvalid("(request body)", [Problem(
+                where="id", problem=f"the body says id '{data['id']}' but the URL says '{path_id}'; make them equal")])
+    return parse_flow(data, app.catalog, source="(request body)")
+
+
+def _summary(stored: StoredFlow) -> FlowSummary:
+    flow = stored.flow
+    return FlowSummary(id=flow.id, name=flow.name, version=flow.version, type=flow.type,
+                       trigger_type=flow.trigger.type, revision=stored.revision, created_at=stored.created_at)
+
+
+def _saved(outcome: SaveOutcome) -> FlowSaved:
+    return FlowSaved(**_summary(outcome.stored).model_dump(), created=outcome.created, changed=outcome.changed,
+                     flow=outcome.stored.flow)

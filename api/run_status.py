@@ -1,0 +1,96 @@
+"""What a FlowRun did: Temporal's description plus the per-step records.
+
+The records come from where the workflow leaves them: its result when it completed, the
+details of its ``FlowRunFailed`` error when it failed, the ``progress`` query while it runs.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ApiError
+from workflows.flow_run import FlowRunWorkflow
+from workflows.models import FlowRunResult
+from workflows.search import FAILED_STEP, FLOW_ID, FLOW_NAME, FLOW_VERSION, TRIGGER_TYPE
+
+QUERY_TIMEOUT = timedelta(seconds=5)
+FLOW_RUN_TYPE = "FlowRun"
+
+
+class ExecutionStatus(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    workflow_id: str
+    run_id: str
+    status: str
+    start_time: datetime | None = None
+    close_time: datetime | None = None
+    flow_id: str | None = None
+    flow_name: str | None = None
+    flow_version: int | None = None
+    trigger_type: str | None = None
+    failed_step: str | None = None
+    summary: str | None = None
+    error: str | None = None
+    result: FlowRunResult | None = None
+    links: dict[str, str] = {}
+
+
+async def execution_status(client: Client, wid: str) -> ExecutionStatus:
+    """ApiError 404 for an id Temporal does not know, or one that is not a flow run."""
+    handle = client.get_workflow_handle_for(FlowRunWorkflow.run, wid)
+    description = await _describe(handle)
+    if description.workflow_type != FLOW_RUN_TYPE:
+        raise ApiError(404, f"workflow '{wid}' is a {description.workflow_type}, not a flow run")
+    status = description.status or WorkflowExecutionStatus.RUNNING
+    result, error = await _records(handle, status)
+    attributes = description.typed_search_attributes
+    version = attributes.get(FLOW_VERSION)
+    return ExecutionStatus(
+        workflow_id=wid, run_id=description.run_id, status=status.name,
+        start_time=description.start_time, close_time=description.close_time,
+        flow_id=attributes.get(FLOW_ID), flow_name=attributes.get(FLOW_NAME),
+        flow_version=int(version) if version and version.isdigit() else None,
+        trigger_type=attributes.get(TRIGGER_TYPE), failed_step=attributes.get(FAILED_STEP),
+        summary=await description.static_summary(), error=error, result=result,
+    )
+
+
+async def _describe(handle: WorkflowHandle) -> WorkflowExecutionDescription:
+    try:
+        return await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(404, f"there is no execution '{handle.id}' (ids look like '<flow id>:<message id>'; "
+                                "Temporal forgets closed runs after the namespace's retention period)") from None
+        raise
+
+
+async def _records(handle: WorkflowHandle, status: WorkflowExecutionStatus) -> tuple[FlowRunResult | None, str | None]:
+    """(per-step result, error text) for a run in ``status``."""
+    if status == WorkflowExecutionStatus.RUNNING:
+        return await _progress(handle), None
+    try:
+        return await handle.result(), None
+    except WorkflowFailureError as exc:
+        return _failed_result(exc.cause), str(exc.cause or exc)
+
+
+async def _progress(handle: WorkflowHandle) -> FlowRunResult | None:
+    """The running workflow's own account; None while no worker can answer (nothing ran yet)."""
+    try:
+        return await handle.query(FlowRunWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
+    except (WorkflowQueryFailedError, RPCError):
+        return None
+
+
+def _failed_result(cause: BaseException | None) -> FlowRunResult | None:
+    if isinstance(cause, ApplicationError) and cause.type == "FlowRunFailed" and cause.details:
+        details: Any = cause.details[0]
+        return FlowRunResult.model_validate(details)
+    return None

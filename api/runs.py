@@ -1,0 +1,104 @@
+"""Starting one FlowRun for one message, at most once per (flow, message id).
+
+The workflow id is ``{flow id}:{message id}``. A delivery repeated while the first run is going
+gets that run (USE_EXISTING); one repeated after it closed is refused by Temporal
+(REJECT_DUPLICATE) and answered with the closed run. Either way nothing runs twice, for as long
+as Temporal keeps the closed run (the namespace's retention period).
+"""
+
+import re
+import uuid
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from fastapi import Request
+from temporalio.client import WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.errors import ApiError
+from api.services import Services
+from api.settings import ApiSettings
+from flows.model import Flow
+from steps.protocol import Message
+from workflows.flow_run import FlowRunWorkflow
+from workflows.models import FlowRunInput
+from workflows.search import flow_search_attributes
+
+ID_HEADERS = ("idempotency-key", "x-request-id")
+MESSAGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@+=~-]{1,200}$")
+MESSAGE_ID_RULE = "1 to 200 characters from letters, digits and . _ : @ + = ~ -"
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    workflow_id: str
+    run_id: str | None
+    message_id: str
+    duplicate: bool
+
+    @property
+    def execution_id(self) -> str:
+        """The execution is named like its workflow: one message, one execution, one id."""
+        return self.workflow_id
+
+
+def message_id(request: Request) -> str:
+    """The caller's Idempotency-Key (or X-Request-Id), else a fresh uuid4."""
+    for header in ID_HEADERS:
+        value = request.headers.get(header)
+        if value is not None:
+            value = value.strip()
+            if not MESSAGE_ID_PATTERN.match(value):
+                raise ApiError(400, f"the {header} header {value[:60]!r} is not a usable message id: "
+                                    f"use {MESSAGE_ID_RULE} (a UUID is a good choice)")
+            return value
+    return str(uuid.uuid4())
+
+
+def workflow_id(flow: Flow, message_id: str) -> str:
+    return f"{flow.id}:{message_id}"
+
+
+async def start_run(app: Services, flow: Flow, message: Message) -> StartedRun:
+    """Start the run for ``message`` unless this flow already ran (or runs) a message with its id."""
+    client = await app.client()
+    wid = workflow_id(flow, message.id)
+    try:
+        handle = await client.start_workflow(
+            FlowRunWorkflow.run,
+            FlowRunInput(flow=flow, execution_id=wid, message=message),
+            id=wid,
+            task_queue=app.settings.task_queue,
+            search_attributes=flow_search_attributes(flow),
+            static_summary=f"{flow.name} v{flow.version}: message {message.id}",
+            static_details=steps_markdown(flow),
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError as exc:
+        return StartedRun(workflow_id=wid, run_id=exc.run_id, message_id=message.id, duplicate=True)
+    return StartedRun(workflow_id=wid, run_id=handle.result_run_id, message_id=message.id,
+                      duplicate=not _newly_started(handle))
+
+
+def steps_markdown(flow: Flow) -> str:
+    """The static details the Temporal UI shows: what this run will execute."""
+    lines = [f"**{flow.name}** (`{flow.id}` v{flow.version}, revision `{flow.revision()}`)", ""]
+    for number, step in enumerate(flow.all_steps, start=1):
+        role = f" — {flow.trigger.type} trigger" if number == 1 else ""
+        lines.append(f"{number}. `{step.id}`: {step.component}/{step.function}{role}")
+    return "\n".join(lines)
+
+
+def links(settings: ApiSettings, wid: str) -> dict[str, str]:
+    encoded = quote(wid, safe="")
+    return {"temporalUi": f"{settings.temporal_ui_url}/namespaces/{quote(settings.namespace, safe='')}/workflows/{encoded}",
+            "status": f"/executions/{quote(wid, safe=':')}"}
+
+
+def _newly_started(handle: WorkflowHandle) -> bool:
+    """Whether the start created the run or, under USE_EXISTING, found it running. The SDK keeps
+    the server's answer (``started``) only on a private attribute; without it, assume a new run."""
+    response = getattr(handle, "_start_workflow_response", None)
+    return bool(getattr(response, "started", True))
