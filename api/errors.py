@@ -35,9 +35,13 @@ def error_response(status: int, error: str, problems: list[Problem] | None = Non
     return JSONResponse(content, status_code=status, headers=headers)
 
 
-def temporal_unavailable(address: str, exc: BaseException) -> ApiError:
-    return ApiError(503, f"Temporal at {address} is not reachable ({exc}); nothing was started, send the "
-                         "request again later (the same Idempotency-Key will not run it twice)")
+class TemporalUnavailable(ApiError):
+    """No connection to Temporal could be made; ``reason`` is the transport's own words."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(503, f"Temporal at {address} is not reachable ({reason}); nothing was started, send "
+                              "the request again later (the same Idempotency-Key will not run it twice)")
+        self.reason = reason
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -53,8 +57,8 @@ def install_error_handlers(app: FastAPI) -> None:
                             problem=str(error.get("msg", "invalid"))) for error in exc.errors()]
         return error_response(422, "the request is invalid; see 'problems'", problems)
 
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return error_response(exc.status_code, _routing_error(request, exc), headers=exc.headers)
 
     async def rpc_error(request: Request, exc: RPCError) -> JSONResponse:
         log.warning("Temporal call for %s %s failed: %s", request.method, request.url.path, exc)
@@ -66,3 +70,13 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, request_invalid)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RPCError, rpc_error)  # type: ignore[arg-type]
+
+
+def _routing_error(request: Request, exc: HTTPException) -> str:
+    """Starlette's bare "Not Found" / "Method Not Allowed", said with the way out."""
+    where = f"{request.method} {request.url.path}"
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        return f"there is nothing at {where}; the endpoints are listed at /docs"
+    if exc.status_code == 405:
+        return f"{where}: this path does not take {request.method}; /docs lists the methods it takes"
+    return str(exc.detail)

@@ -10,7 +10,7 @@ from typing import Mapping
 from fastapi import Request
 from temporalio.client import Client
 
-from api.errors import temporal_unavailable
+from api.errors import TemporalUnavailable
 from api.settings import ApiSettings
 from api.store import FlowStore
 from components.catalog import ComponentInfo
@@ -34,7 +34,7 @@ class Services:
                     try:
                         self._client = await connect(self.settings)
                     except Exception as exc:  # the SDK raises RuntimeError with the transport's reason
-                        raise temporal_unavailable(self.settings.temporal_address, exc) from None
+                        raise TemporalUnavailable(self.settings.temporal_address, str(exc)) from None
         return self._client
 
 

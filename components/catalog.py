@@ -138,7 +138,10 @@ def component_dirs(directory: Path) -> list[Path]:
         raise CatalogError(f"component directory {directory} does not exist")
     if (directory / DESCRIPTOR_FILE).is_file():
         return [directory]
-    return sorted(child for child in directory.iterdir() if (child / DESCRIPTOR_FILE).is_file())
+    found = sorted(child for child in directory.iterdir() if (child / DESCRIPTOR_FILE).is_file())
+    if not found:
+        raise CatalogError(f"{directory} holds no {DESCRIPTOR_FILE}, nor do its subdirectories: it is not a component directory")
+    return found
 
 
 def content_digest(directory: Path, base_image: str) -> str:

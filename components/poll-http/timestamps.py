@@ -25,7 +25,7 @@ def key_of(value: Any, where: str) -> Key:
             raise TimestampError(f"{where}: {value!r} is not an ISO-8601 timestamp (e.g. 2024-05-01T10:00:00Z)") from None
         if instant.tzinfo is None:
             instant = instant.replace(tzinfo=timezone.utc)
-        return instant
+        return instant.astimezone(timezone.utc)
     raise TimestampError(f"{where}: {value!r} is not a timestamp (expected an ISO-8601 string or a number)")
 
 

@@ -1,0 +1,26 @@
+"""The FastAPI application: wiring only (routes live in their own modules)."""
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api import executions, flows, health, hooks
+from api.errors import install_error_handlers
+from api.services import Services
+from api.settings import ApiSettings
+from api.store import FlowStore
+from components.catalog import load_catalog
+
+DESCRIPTION = ("Conflux: integration flows on Temporal. Define flows, send them messages by webhook or "
+               "POST, and follow every run step by step. See docs/api.md.")
+
+
+def create_app(settings: ApiSettings | None = None, client: Client | None = None) -> FastAPI:
+    """The app with its store opened and the component catalog loaded once; ``client`` is the
+    Temporal client to use (by default one is connected on first use from ``settings``)."""
+    settings = settings or ApiSettings()
+    app = FastAPI(title="Conflux API", version="0.1.0", description=DESCRIPTION)
+    app.state.services = Services(settings, FlowStore(settings.db_path), load_catalog(settings.component_dirs), client)
+    install_error_handlers(app)
+    for module in (flows, executions, hooks, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,50 @@
+"""Run a flow on a message (POST /flows/{id}/executions) and see what a run did (GET /executions/{id})."""
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from api.bodies import parse_json, read_body
+from api.flows import load_flow
+from api.run_status import ExecutionStatus, execution_status
+from api.runs import links, message_id, start_run
+from api.services import Services, services
+from steps.protocol import Message
+
+router = APIRouter(tags=["executions"])
+ANY_JSON_BODY = {"requestBody": {"required": False, "description": "the message body: any JSON (empty: {})",
+                                 "content": {"application/json": {"schema": {}}}}}
+
+
+class ExecutionStarted(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    execution_id: str
+    workflow_id: str
+    run_id: str | None
+    request_id: str
+    duplicate: bool
+    links: dict[str, str]
+
+
+@router.post("/flows/{flow_id}/executions", status_code=202, response_model=ExecutionStarted,
+             openapi_extra=ANY_JSON_BODY)
+async def start_execution(flow_id: str, request: Request, app: Services = Depends(services)) -> ExecutionStarted:
+    """Start the latest version of the flow on one message; a repeated Idempotency-Key (or
+    X-Request-Id) answers with the first run and starts nothing (``duplicate: true``)."""
+    stored = await load_flow(app, flow_id)
+    body: Any = parse_json(await read_body(request, app.settings.max_body_bytes))
+    started = await start_run(app, stored.flow, Message(id=message_id(request), body=body))
+    return ExecutionStarted(execution_id=started.execution_id, workflow_id=started.workflow_id,
+                            run_id=started.run_id, request_id=started.message_id, duplicate=started.duplicate,
+                            links=links(app.settings, started.workflow_id))
+
+
+@router.get("/executions/{workflow_id:path}", response_model=ExecutionStatus,
+            responses={404: {"description": "unknown execution"}})
+async def get_execution(workflow_id: str, app: Services = Depends(services)) -> ExecutionStatus:
+    status = await execution_status(await app.client(), workflow_id)
+    status.links = links(app.settings, workflow_id)
+    return status

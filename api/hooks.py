@@ -1,0 +1,79 @@
+"""Webhooks: ``/hooks/{flowId}[/extra/path]`` (and elastic.io's ``/hook/...``) turn an HTTP request
+into a message and start the flow on it, answering 202 at once.
+
+Idempotency as for executions: the Idempotency-Key or X-Request-Id header is the message id, so a
+sender's retry does not run the flow twice.
+"""
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from api.bodies import multi_dict, parse_webhook_body, read_body
+from api.errors import ApiError
+from api.flows import load_flow
+from api.runs import message_id, start_run
+from api.services import Services, services
+from flows.model import Flow
+from steps.protocol import Message
+
+router = APIRouter(tags=["webhooks"])
+METHODS = ["POST", "PUT", "PATCH", "GET", "DELETE"]
+PREFIXES = ("/hooks", "/hook")
+DROPPED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+THANK_YOU = "thank you"
+
+
+class HookAccepted(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    request_id: str
+    execution_id: str
+    workflow_id: str
+    message: str = THANK_YOU
+    duplicate: bool = False
+
+
+async def receive(request: Request, flow_id: str, app: Services = Depends(services)) -> HookAccepted:
+    """Accept one request for a webhook flow: 404 unknown flow, 409 not a webhook flow, 413 too large."""
+    extra = str(request.path_params.get("extra", ""))
+    flow = (await load_flow(app, flow_id)).flow
+    _require_webhook(flow)
+    data = await read_body(request, app.settings.max_body_bytes)
+    message = Message(
+        id=message_id(request),
+        body=parse_webhook_body(data, request.headers.get("content-type")),
+        headers=request_headers(request),
+        method=request.method,
+        url=str(request.url),
+        query=multi_dict(request.query_params.multi_items()),
+        path=extra,
+    )
+    started = await start_run(app, flow, message)
+    return HookAccepted(request_id=started.message_id, execution_id=started.execution_id,
+                        workflow_id=started.workflow_id, duplicate=started.duplicate)
+
+
+def request_headers(request: Request) -> dict[str, str]:
+    """Lower-cased names, repeated headers joined; credentials are not passed into the flow."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        name = name.lower()
+        if name in DROPPED_HEADERS:
+            continue
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def _require_webhook(flow: Flow) -> None:
+    if flow.trigger.type != "webhook":
+        raise ApiError(409, f"flow '{flow.id}' has a {flow.trigger.type} trigger, so it takes no webhook requests; "
+                            f"run it now with POST /flows/{flow.id}/executions")
+
+
+for _prefix in PREFIXES:
+    for _method in METHODS:
+        for _suffix, _name in (("", "hook"), ("/{extra:path}", "hook_extra_path")):
+            router.add_api_route(f"{_prefix}/{{flow_id}}{_suffix}", receive, methods=[_method], status_code=202,
+                                 response_model=HookAccepted, include_in_schema=_prefix == "/hooks",
+                                 operation_id=f"{_name}_{_method.lower()}{_prefix.replace('/', '_')}")

@@ -1,0 +1,295 @@
+"""The HTTP API against a real Temporal dev server and a real in-process worker.
+
+Steps run through the process runner (local subprocesses), so these tests need no Docker.
+"""
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.settings import ApiSettings
+from components.catalog import load_catalog
+from steps.runner import make_runner
+from worker.client import connect
+from worker.main import build_worker
+
+pytestmark = pytest.mark.temporal
+
+MAX_BODY = 64 * 1024
+RUN_TIMEOUT = 60.0
+
+WEBHOOK_FLOW: dict[str, Any] = {
+    "id": "orders",
+    "name": "Orders",
+    "trigger": {"id": "hook", "component": "webhook", "function": "receive"},
+    "steps": [{
+        "id": "shape",
+        "component": "transform",
+        "function": "transform",
+        "mapping": {"order": "body", "where": "path", "source": "query.source"},
+        "config": {"expression": '{"id": order.id, "total": $sum(order.lines.(qty * price)), '
+                                 '"where": where, "source": source}'},
+    }],
+}
+POLLING_FLOW: dict[str, Any] = {
+    "id": "poller",
+    "name": "Poller",
+    "trigger": {"id": "poll", "component": "poll-http", "function": "poll", "type": "polling", "interval": 60,
+                "config": {"url": "http://127.0.0.1:9/records"}},
+    "steps": [],
+}
+FAILING_FLOW: dict[str, Any] = {
+    "id": "breaks",
+    "name": "Breaks",
+    "trigger": {"id": "hook", "component": "webhook", "function": "receive"},
+    "steps": [{"id": "boom", "component": "transform", "function": "transform",
+               "config": {"expression": '$error("no good")'}}],
+}
+
+
+@pytest.fixture(scope="module")
+def settings(temporal_address: str, tmp_path_factory: pytest.TempPathFactory) -> ApiSettings:
+    folder = tmp_path_factory.mktemp("api")
+    return ApiSettings(temporal_address=temporal_address, task_queue=f"api-tests-{uuid.uuid4().hex[:8]}",
+                       db_path=folder / "conflux.db", blob_dir=folder / "blobs", max_body_bytes=MAX_BODY)
+
+
+@pytest.fixture(scope="module")
+async def api(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app and a worker on the test's own task queue, sharing one client."""
+    client = await connect(settings)
+    worker = build_worker(client, settings, make_runner("process"), load_catalog())
+    app = create_app(settings, client=client)
+    async with worker:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://conflux") as http:
+            for flow in (WEBHOOK_FLOW, POLLING_FLOW, FAILING_FLOW):
+                answer = await http.put(f"/flows/{flow['id']}", json=flow)
+                assert answer.status_code in (200, 201), answer.text
+            yield http
+
+
+async def finished(http: httpx.AsyncClient, workflow_id: str) -> dict[str, Any]:
+    """The execution's status once it is no longer running."""
+    deadline = asyncio.get_running_loop().time() + RUN_TIMEOUT
+    while True:
+        answer = await http.get(f"/executions/{workflow_id}")
+        assert answer.status_code == 200, answer.text
+        status = answer.json()
+        if status["status"] != "RUNNING":
+            return status
+        assert asyncio.get_running_loop().time() < deadline, f"{workflow_id} still running: {status}"
+        await asyncio.sleep(0.2)
+
+
+def record(status: dict[str, Any], step_id: str) -> dict[str, Any]:
+    [found] = [r for r in status["result"]["records"] if r["step_id"] == step_id]
+    return found
+
+
+# --- flow definitions ---------------------------------------------------------------------------
+
+async def test_create_list_get_and_versions(api: httpx.AsyncClient) -> None:
+    flow = {**WEBHOOK_FLOW, "id": "crud", "name": "Crud"}
+    created = await api.post("/flows", json=flow)
+    assert created.status_code == 201, created.text
+    assert created.json()["version"] == 1 and created.json()["created"] is True
+    assert created.headers["location"] == "/flows/crud"
+
+    again = await api.post("/flows", json=flow)
+    assert again.status_code == 409 and "PUT /flows/crud" in again.json()["error"]
+
+    same = await api.put("/flows/crud", json=flow)
+    assert same.status_code == 200 and same.json()["version"] == 1 and same.json()["changed"] is False
+
+    renamed = await api.put("/flows/crud", json={**flow, "name": "Crud renamed"})
+    assert renamed.json()["version"] == 2 and renamed.json()["changed"] is True
+    assert renamed.json()["revision"] != created.json()["revision"]
+
+    listed = {f["id"]: f for f in (await api.get("/flows")).json()["flows"]}
+    assert listed["crud"] == {**listed["crud"], "name": "Crud renamed", "version": 2, "type": "ordinary",
+                              "triggerType": "webhook", "revision": renamed.json()["revision"]}
+    assert listed["poller"]["triggerType"] == "polling"
+
+    latest = await api.get("/flows/crud")
+    assert latest.json()["version"] == 2 and latest.json()["name"] == "Crud renamed"
+    assert latest.headers["etag"] == f'"{renamed.json()["revision"]}"'
+    assert latest.json()["steps"][0]["image"].startswith("conflux/transform:"), "images are pinned"
+    first = await api.get("/flows/crud", params={"version": 1})
+    assert first.json()["name"] == "Crud" and first.json()["version"] == 1
+
+    versions = (await api.get("/flows/crud/versions")).json()["versions"]
+    assert [(v["version"], v["name"]) for v in versions] == [(1, "Crud"), (2, "Crud renamed")]
+
+    assert (await api.put("/flows/crud", json=latest.json())).json()["changed"] is False, "GET round-trips"
+    missing_version = await api.get("/flows/crud", params={"version": 9})
+    assert missing_version.status_code == 404 and "/flows/crud/versions" in missing_version.json()["error"]
+
+
+async def test_invalid_flow_lists_every_problem(api: httpx.AsyncClient) -> None:
+    answer = await api.post("/flows", json={
+        "id": "broken", "name": "Broken",
+        "trigger": {"id": "in", "component": "no-such-thing", "function": "receive"},
+        "steps": [{"id": "t", "component": "transform", "function": "transform", "mapping": {"x": "$$$("}}],
+    })
+    assert answer.status_code == 422, answer.text
+    problems = {p["where"]: p["problem"] for p in answer.json()["problems"]}
+    assert "unknown component 'no-such-thing'" in problems["trigger.component"]
+    assert "does not parse" in problems["steps[0] (t).mapping.x"]
+    assert "required field 'expression'" in problems["steps[0] (t).config.expression"]
+    assert len(problems) == 3
+    assert (await api.get("/flows/broken")).status_code == 404, "nothing stored"
+
+
+async def test_bad_definitions_are_4xx(api: httpx.AsyncClient) -> None:
+    malformed = await api.post("/flows", content=b'{"id": "x",', headers={"content-type": "application/json"})
+    assert malformed.status_code == 400 and "not valid JSON" in malformed.json()["error"]
+    mismatch = await api.put("/flows/one", json={**WEBHOOK_FLOW, "id": "two"})
+    assert mismatch.status_code == 422 and mismatch.json()["problems"][0]["where"] == "id"
+    model = await api.post("/flows", json={"id": "Bad Id", "name": "x", "trigger": {}})
+    assert model.status_code == 422 and {p["where"] for p in model.json()["problems"]} >= {"id", "trigger.id"}
+
+
+# --- webhooks and executions --------------------------------------------------------------------
+
+async def test_webhook_runs_the_flow(api: httpx.AsyncClient) -> None:
+    order = {"id": "A-1", "lines": [{"qty": 2, "price": 5}, {"qty": 1, "price": 3}]}
+    answer = await api.post("/hooks/orders/eu/shop?source=web", json=order,
+                            headers={"Authorization": "Bearer secret", "X-Custom": "yes"})
+    assert answer.status_code == 202, answer.text
+    accepted = answer.json()
+    assert accepted["message"] == "thank you" and accepted["duplicate"] is False
+    assert accepted["workflowId"] == f"orders:{accepted['requestId']}"
+
+    status = await finished(api, accepted["workflowId"])
+    assert status["status"] == "COMPLETED", status
+    assert (status["flowId"], status["flowVersion"], status["triggerType"]) == ("orders", 1, "webhook")
+    assert status["closeTime"] is not None and "Orders v1" in status["summary"]
+    assert status["links"]["temporalUi"].endswith(f"/workflows/orders%3A{accepted['requestId']}")
+
+    hook = record(status, "hook")
+    assert hook["status"] == "ok" and hook["component"] == "webhook"
+    request = hook["output"]
+    assert request["body"] == order and request["method"] == "POST" and request["path"] == "eu/shop"
+    assert request["query"] == {"source": "web"} and request["url"].endswith("/hooks/orders/eu/shop?source=web")
+    assert request["headers"]["x-custom"] == "yes" and "authorization" not in request["headers"]
+
+    shape = record(status, "shape")
+    assert shape["input"] == {"order": order, "where": "eu/shop", "source": "web"}, "mapping applied"
+    assert shape["output"] == {"id": "A-1", "total": 13, "where": "eu/shop", "source": "web"}
+    assert status["result"]["outputs"] == [shape["output"]]
+    assert status["result"]["totals"]["delivered"] == 1
+
+
+async def test_duplicate_delivery_starts_nothing_new(api: httpx.AsyncClient) -> None:
+    key = f"delivery-{uuid.uuid4()}"
+    first = await api.post("/hooks/orders", json={"id": "D-1", "lines": []}, headers={"Idempotency-Key": key})
+    second = await api.post("/hooks/orders", json={"id": "D-1", "lines": []}, headers={"Idempotency-Key": key})
+    assert first.status_code == second.status_code == 202
+    assert first.json()["duplicate"] is False and second.json()["duplicate"] is True
+    assert first.json()["workflowId"] == second.json()["workflowId"] == f"orders:{key}"
+    status = await finished(api, first.json()["workflowId"])
+
+    late = await api.post("/flows/orders/executions", json={"id": "D-1"}, headers={"Idempotency-Key": key})
+    assert late.status_code == 202 and late.json()["duplicate"] is True, "a closed run is not run again"
+    assert late.json()["runId"] == status["runId"]
+    assert (await finished(api, first.json()["workflowId"]))["runId"] == status["runId"]
+
+
+async def test_post_execution(api: httpx.AsyncClient) -> None:
+    answer = await api.post("/flows/orders/executions", json={"id": "E-1", "lines": [{"qty": 3, "price": 2}]},
+                            headers={"X-Request-Id": "req-e1"})
+    assert answer.status_code == 202, answer.text
+    started = answer.json()
+    assert started["requestId"] == "req-e1" and started["workflowId"] == "orders:req-e1"
+    assert started["executionId"] == started["workflowId"] and started["runId"]
+    assert started["links"]["status"] == "/executions/orders:req-e1"
+    status = await finished(api, started["workflowId"])
+    assert status["status"] == "COMPLETED"
+    assert record(status, "shape")["output"]["total"] == 6
+
+
+async def test_failed_run_shows_its_records(api: httpx.AsyncClient) -> None:
+    answer = await api.post("/hooks/breaks", json={"n": 1})
+    status = await finished(api, answer.json()["workflowId"])
+    assert status["status"] == "FAILED" and status["failedStep"] == "boom"
+    assert "no good" in status["error"]
+    assert record(status, "hook")["status"] == "ok"
+    failed = record(status, "boom")
+    assert failed["status"] == "failed" and "no good" in failed["error"]
+    assert status["result"]["status"] == "failed" and status["result"]["totals"]["failed"] == 1
+
+
+async def test_oversized_bodies_are_refused(api: httpx.AsyncClient) -> None:
+    big = json.dumps({"blob": "x" * MAX_BODY}).encode()
+    declared = await api.post("/hooks/orders", content=big, headers={"content-type": "application/json"})
+    assert declared.status_code == 413 and f"{MAX_BODY:,} bytes" in declared.json()["error"]
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(4):
+            yield b"y" * (MAX_BODY // 2)
+
+    streamed = await api.post("/hooks/orders", content=chunks())
+    assert streamed.status_code == 413, "counted while streaming, without Content-Length"
+    execution = await api.post("/flows/orders/executions", content=big)
+    assert execution.status_code == 413
+
+
+async def test_non_json_bodies(api: httpx.AsyncClient) -> None:
+    text = await api.post("/hooks/orders", content="hello there", headers={"content-type": "text/plain"})
+    assert text.status_code == 202
+    status = await finished(api, text.json()["workflowId"])
+    assert record(status, "hook")["output"]["body"] == {"raw": "hello there"}
+
+    form = await api.post("/hooks/orders", data={"id": "F-1", "tag": ["a", "b"]})
+    status = await finished(api, form.json()["workflowId"])
+    assert record(status, "hook")["output"]["body"] == {"id": "F-1", "tag": ["a", "b"]}
+
+    empty = await api.get("/hooks/orders?id=G-1")
+    status = await finished(api, empty.json()["workflowId"])
+    request = record(status, "hook")["output"]
+    assert request["body"] == {} and request["method"] == "GET" and request["query"] == {"id": "G-1"}
+
+    malformed = await api.post("/hooks/orders", content=b"{oops", headers={"content-type": "application/json"})
+    assert malformed.status_code == 400 and "line 1, column 2" in malformed.json()["error"]
+
+
+async def test_unknown_and_wrong_targets(api: httpx.AsyncClient) -> None:
+    assert (await api.post("/hooks/nope", json={})).status_code == 404
+    assert (await api.post("/flows/nope/executions", json={})).status_code == 404
+    unknown_run = await api.get("/executions/orders:never-sent")
+    assert unknown_run.status_code == 404 and "no execution" in unknown_run.json()["error"]
+
+    polling = await api.post("/hooks/poller", json={})
+    assert polling.status_code == 409 and "polling trigger" in polling.json()["error"]
+    bad_key = await api.post("/hooks/orders", json={}, headers={"Idempotency-Key": "has spaces in it"})
+    assert bad_key.status_code == 400 and "idempotency-key" in bad_key.json()["error"]
+
+
+async def test_elastic_io_hook_path(api: httpx.AsyncClient) -> None:
+    answer = await api.post("/hook/orders", json={"id": "H-1", "lines": []})
+    assert answer.status_code == 202 and answer.json()["message"] == "thank you"
+    assert (await finished(api, answer.json()["workflowId"]))["status"] == "COMPLETED"
+
+
+async def test_health_and_docs(api: httpx.AsyncClient) -> None:
+    health = await api.get("/healthz")
+    assert health.status_code == 200 and health.json() == {"status": "ok", "temporal": "ok", "db": "ok"}
+    assert (await api.get("/docs")).status_code == 200
+    schema = (await api.get("/openapi.json")).json()
+    assert {"/flows", "/hooks/{flow_id}", "/executions/{workflow_id}"} <= set(schema["paths"])
+
+
+async def test_temporal_down_is_503(settings: ApiSettings, tmp_path: Path) -> None:
+    down = settings.model_copy(update={"temporal_address": "127.0.0.1:1", "db_path": tmp_path / "c.db"})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(down)), base_url="http://c") as http:
+        assert (await http.put("/flows/orders", json=WEBHOOK_FLOW)).status_code == 201
+        answer = await http.post("/hooks/orders", json={})
+        assert answer.status_code == 503 and "not reachable" in answer.json()["error"]
+        health = await http.get("/healthz")
+        assert health.status_code == 503 and health.json()["db"] == "ok"

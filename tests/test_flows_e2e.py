@@ -1,0 +1,158 @@
+"""Ordinary flows end to end: real Temporal dev server, real Docker containers per step."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+from temporalio.client import Client
+
+from components.catalog import load_catalog
+from steps.runner import make_runner
+from tests.conftest import REPO_ROOT
+from tests.flow_helpers import make_flow, run_flow
+from tests.loopback import LoopbackServer
+from worker.client import connect
+from worker.main import build_worker
+from worker.settings import PlatformSettings
+
+
+@pytest.fixture(scope="module")
+def settings(temporal_address, tmp_path_factory) -> PlatformSettings:
+    return PlatformSettings(temporal_address=temporal_address, task_queue=f"e2e-{uuid.uuid4().hex[:8]}",
+                            blob_dir=tmp_path_factory.mktemp("blobs"), runner="docker")
+
+
+@pytest.fixture(scope="module")
+async def client(settings) -> Client:
+    return await connect(settings)
+
+
+@pytest.fixture(scope="module")
+async def docker_worker(client, settings, component_images):
+    worker = build_worker(client, settings, make_runner("docker"), component_images)
+    async with worker:
+        yield worker
+
+
+async def test_webhook_then_three_steps_with_mappings(client, settings, docker_worker, component_images):
+    flow = make_flow(component_images, [
+        {"id": "split", "component": "splitter", "function": "split", "config": {"path": "body.order.lines"}},
+        {"id": "price", "component": "code", "function": "run",
+         "config": {"code": "return {'sku': msg['body']['sku'], 'total': msg['body']['qty'] * msg['body']['price']}"}},
+        {"id": "shape", "component": "transform", "function": "transform",
+         "config": {"expression": "{'line': sku, 'amount': total, 'customer': customer}"},
+         "mapping": {"sku": "sku", "total": "total", "customer": "$steps.hook.body.order.customer"}},
+    ])
+    body = {"order": {"customer": "ACME", "lines": [{"sku": "a", "qty": 2, "price": 3}, {"sku": "b", "qty": 1, "price": 5}]}}
+    _, result = await run_flow(client, settings.task_queue, flow, body)
+    assert result.status == "completed"
+    assert result.totals.delivered == 2 and result.totals.failed == 0
+    assert sorted(result.outputs, key=lambda o: o["line"]) == [
+        {"line": "a", "amount": 6, "customer": "ACME"}, {"line": "b", "amount": 5, "customer": "ACME"}]
+    shape = [r for r in result.records if r.step_id == "shape"]
+    assert {r.input["customer"] for r in shape} == {"ACME"}  # the mapped input is recorded
+
+
+async def test_fan_out_of_100_messages_all_arrive(client, settings, docker_worker, component_images):
+    flow = make_flow(component_images, [
+        {"id": "split", "component": "splitter", "function": "split", "config": {"path": "body.items"}},
+        {"id": "mark", "component": "transform", "function": "transform", "config": {"expression": "{'n': $}"}},
+    ], flow_id="fan-out", concurrency=8)
+    workflow_id, result = await run_flow(client, settings.task_queue, flow, {"items": list(range(100))})
+    assert result.status == "completed"
+    assert result.totals.delivered == 100 and result.totals.failed == 0
+    assert result.totals.step_runs == 2 + 100
+    children = [w async for w in client.list_workflows(f'WorkflowId STARTS_WITH "{workflow_id}/"')]
+    assert 1 < len(children) <= 100  # branches went to children, the root's history stays small
+
+
+async def test_step_that_rebounds_twice_then_succeeds(client, settings, docker_worker, component_images):
+    calls = []
+
+    def flaky(*_):
+        calls.append(time.monotonic())
+        return (503, {"error": "busy"}) if len(calls) <= 2 else (200, {"ok": len(calls)})
+
+    with LoopbackServer({"/flaky": flaky}) as server:
+        flow = make_flow(component_images, [
+            {"id": "call", "component": "http-request", "function": "request", "network": True,
+             "config": {"url": f"{server.url}/flaky"}, "rebound": {"initial_delay": 0.5, "backoff": 2}},
+        ], flow_id="flaky")
+        _, result = await run_flow(client, settings.task_queue, flow, {})
+    assert result.status == "completed"
+    assert result.outputs == [{"status": 200, "headers": result.outputs[0]["headers"], "body": {"ok": 3}}]
+    assert len(calls) == 3
+    assert calls[2] - calls[1] >= 0.9  # the second rebound waited longer (doubling)
+
+
+async def test_error_step_fails_the_run_with_its_input(client, settings, docker_worker, component_images):
+    flow = make_flow(component_images, [
+        {"id": "check", "component": "code", "function": "run", "mapping": "{'id': body.id}",
+         "config": {"code": "raise ValueError('order ' + str(msg['body']['id']) + ' has no lines')"}},
+    ], flow_id="failing")
+    workflow_id, result = await run_flow(client, settings.task_queue, flow, {"id": 42})
+    assert result.status == "failed" and result.totals.failed == 1
+    [failure] = result.failures
+    assert failure.step_id == "check" and failure.error_type == "StepError"
+    assert "order 42 has no lines" in failure.error and failure.input == {"id": 42}
+    description = await client.get_workflow_handle(workflow_id).describe()
+    assert description.status.name == "FAILED"
+    failed = [w async for w in client.list_workflows('FlowId = "failing" AND FailedStep = "check"')]
+    assert [w.id for w in failed] == [workflow_id]
+
+
+async def test_worker_killed_mid_flow_resumes_without_rerunning_finished_steps(client, settings, component_images,
+                                                                           tmp_path):
+    """kill -9 while step 'b' is in flight; a new worker finishes the run. 'a' ran once, 'c' once."""
+    queue = f"kill-{uuid.uuid4().hex[:8]}"
+    b_started = threading.Event()
+
+    def slow(*_):
+        b_started.set()
+        time.sleep(2)
+        return 200, {"step": "b"}
+
+    with LoopbackServer({"/a": lambda *_: (200, {"step": "a"}), "/b": slow,
+                         "/c": lambda *_: (200, {"step": "c"})}) as server:
+        flow = make_flow(component_images, [
+            {"id": name, "component": "http-request", "function": "request", "network": True,
+             "config": {"url": f"{server.url}/{name}"}} for name in ("a", "b", "c")
+        ], flow_id="survivor")
+        worker = start_worker_process(settings, queue, tmp_path / "worker1.log")
+        try:
+            import asyncio
+            run = asyncio.create_task(run_flow(client, queue, flow, {}))
+            assert await asyncio.to_thread(b_started.wait, 120), "step b never started"
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait()
+            worker = start_worker_process(settings, queue, tmp_path / "worker2.log")
+            _, result = await asyncio.wait_for(run, 180)
+        finally:
+            stop_process(worker)
+        paths = [path for _, path, _ in server.received]
+    assert result.status == "completed", result
+    assert paths.count("/a") == 1 and paths.count("/c") == 1
+    assert 1 <= paths.count("/b") <= 2  # only the step in flight may run again
+
+
+def start_worker_process(settings: PlatformSettings, queue: str, log_path) -> subprocess.Popen:
+    env = {**os.environ, "CONFLUX_TEMPORAL_ADDRESS": settings.temporal_address, "CONFLUX_TASK_QUEUE": queue,
+           "CONFLUX_BLOB_DIR": str(settings.blob_dir), "CONFLUX_RUNNER": "docker", "PYTHONPATH": str(REPO_ROOT)}
+    with open(log_path, "wb") as log:
+        return subprocess.Popen([sys.executable, "-m", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=REPO_ROOT)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
