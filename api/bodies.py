@@ -37,8 +37,8 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def too_large(limit: int, size: int | None = None) -> ApiError:
-    told = f"is {size:,} bytes" if size is not None else "is longer"
-    return ApiError(413, f"the request body {told}, above the limit of {limit:,} bytes; send large data by "
+    told = f"is {size:,} bytes, above" if size is not None else "goes past"
+    return ApiError(413, f"the request body {told} the limit of {limit:,} bytes; send large data by "
                          "reference (a URL a step fetches) or split it into several requests")
 
 

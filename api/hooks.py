@@ -71,9 +71,15 @@ def _require_webhook(flow: Flow) -> None:
                             f"run it now with POST /flows/{flow.id}/executions")
 
 
-for _prefix in PREFIXES:
-    for _method in METHODS:
-        for _suffix, _name in (("", "hook"), ("/{extra:path}", "hook_extra_path")):
-            router.add_api_route(f"{_prefix}/{{flow_id}}{_suffix}", receive, methods=[_method], status_code=202,
-                                 response_model=HookAccepted, include_in_schema=_prefix == "/hooks",
-                                 operation_id=f"{_name}_{_method.lower()}{_prefix.replace('/', '_')}")
+def _add_routes() -> None:
+    """One route per prefix, method and shape, so each has its own OpenAPI operation id; only
+    ``/hooks`` is documented, ``/hook`` is the elastic.io spelling of the same thing."""
+    for prefix in PREFIXES:
+        for method in METHODS:
+            for suffix, name in (("", "hook"), ("/{extra:path}", "hook_extra_path")):
+                router.add_api_route(f"{prefix}/{{flow_id}}{suffix}", receive, methods=[method], status_code=202,
+                                     response_model=HookAccepted, include_in_schema=prefix == "/hooks",
+                                     operation_id=f"{name}_{method.lower()}{prefix.replace('/', '_')}")
+
+
+_add_routes()

@@ -92,8 +92,9 @@ def steps_markdown(flow: Flow) -> str:
 
 
 def links(settings: ApiSettings, wid: str) -> dict[str, str]:
-    encoded = quote(wid, safe="")
-    return {"temporalUi": f"{settings.temporal_ui_url}/namespaces/{quote(settings.namespace, safe='')}/workflows/{encoded}",
+    """Where to follow the run: the Temporal UI (which opens its latest run) and this API."""
+    namespace = quote(settings.namespace, safe="")
+    return {"temporalUi": f"{settings.temporal_ui_url}/namespaces/{namespace}/workflows/{quote(wid, safe='')}",
             "status": f"/executions/{quote(wid, safe=':')}"}
 
 

