@@ -21,6 +21,7 @@ def main(argv: list[str]) -> int:
     directory = argv[1] if len(argv) > 1 else os.environ.get("CONFLUX_COMPONENT_DIR", "/component")
     try:
         component = Component.load(directory)
+        component.import_all()
     except ComponentError as exc:
         transport.send({"type": "fatal", "error": describe_error(exc)})
         write_log("error", str(exc))

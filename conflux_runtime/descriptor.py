@@ -36,7 +36,7 @@ class Component:
         if not isinstance(descriptor, dict):
             raise ComponentError(f"{path} must hold a JSON object")
         if str(directory) not in sys.path:
-            sys.path.insert(0, str(directory))
+            sys.path.append(str(directory))  # last: a component file named like a stdlib module shadows nothing
         return cls(directory, descriptor)
 
     @property
@@ -64,6 +64,12 @@ class Component:
         if not callable(function):
             raise ComponentError(f"{file_part} defines no function '{attr}'")
         return function
+
+    def import_all(self) -> None:
+        """Import every trigger's and action's module now, so a broken one is reported at start."""
+        for section in ("triggers", "actions"):
+            for name in self.descriptor.get(section) or {}:
+                self.process_function(name)
 
     def module_of(self, name: str) -> ModuleType:
         return self._module(self._main(name).partition(":")[0])

@@ -43,15 +43,23 @@ class Executor:
         self.transport.send({"id": None, "type": "end"})
 
     def _track(self, request: dict[str, Any]):
-        """Keep this process's copy of the step's snapshot in step with what the function emits."""
+        """Keep this process's copy of the step's snapshot in step with what the platform will keep:
+        snapshot changes count only when the request ends without error or rebound."""
         function = str(request.get("function", ""))
         send = self.transport.send
+        changes: list[dict[str, Any]] = []
+        failed = False
 
         def send_and_track(event: dict[str, Any]) -> None:
-            if event["type"] == "snapshot":
-                self._snapshots[function] = dict(event["snapshot"])
-            elif event["type"] == "updateSnapshot":
-                self._snapshots.setdefault(function, {}).update(event["snapshot"])
+            nonlocal failed
+            if event["type"] in ("snapshot", "updateSnapshot"):
+                changes.append(event)
+            elif event["type"] in ("error", "rebound"):
+                failed = True
+            elif event["type"] == "end" and not failed:
+                for change in changes:
+                    base = {} if change["type"] == "snapshot" else self._snapshots.get(function, {})
+                    self._snapshots[function] = {**base, **change["snapshot"]}
             send(event)
 
         return send_and_track

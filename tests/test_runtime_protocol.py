@@ -77,3 +77,25 @@ def test_a_broken_component_is_fatal_with_exit_code_2(tmp_path):
     events, _, code = run_runtime([], component=tmp_path)
     assert events[0]["type"] == "fatal" and "not valid JSON" in events[0]["error"]["message"]
     assert code == 2
+
+
+def test_a_module_that_does_not_import_is_fatal_at_start(tmp_path):
+    (tmp_path / "component.json").write_text('{"title": "t", "version": "1", "actions": {"a": {"main": "a.py"}}}')
+    (tmp_path / "a.py").write_text("import no_such_module\n")
+    events, _, code = run_runtime([], component=tmp_path)
+    assert events[0]["type"] == "fatal" and "no_such_module" in events[0]["error"]["message"]
+    assert code == 2
+
+
+def test_snapshot_changes_of_a_failed_request_do_not_carry_over(tmp_path):
+    (tmp_path / "component.json").write_text('{"title": "t", "version": "1", "actions": {"a": {"main": "a.py"}}}')
+    (tmp_path / "a.py").write_text(
+        "def process(msg, cfg, snapshot, emit):\n"
+        "    emit.update_snapshot({'n': snapshot.get('n', 0) + 1})\n"
+        "    if msg['body'].get('fail'):\n"
+        "        raise RuntimeError('no')\n"
+        "    return snapshot\n")
+    events, _, _ = run_runtime([request("1", "a", {}), request("2", "a", {"fail": True}), request("3", "a", {})],
+                               component=tmp_path)
+    data = [e["msg"]["body"] for e in events if e["type"] == "data"]
+    assert data == [{}, {"n": 1}]
