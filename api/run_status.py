@@ -41,7 +41,7 @@ class ExecutionStatus(BaseModel):
     flow_name: str | None = None
     flow_version: int | None = None
     trigger_type: str | None = None
-    failed_step: str | None = None
+    failed_steps: list[str] = []
     summary: str | None = None
     error: str | None = None
     result: FlowRunResult | None = None
@@ -63,7 +63,7 @@ async def execution_status(client: Client, wid: str) -> ExecutionStatus:
         start_time=description.start_time, close_time=description.close_time,
         flow_id=attributes.get(FLOW_ID), flow_name=attributes.get(FLOW_NAME),
         flow_version=int(version) if version and version.isdigit() else None,
-        trigger_type=attributes.get(TRIGGER_TYPE), failed_step=attributes.get(FAILED_STEP),
+        trigger_type=attributes.get(TRIGGER_TYPE), failed_steps=list(attributes.get(FAILED_STEP) or []),
         summary=await description.static_summary(), error=error, result=result,
     )
 

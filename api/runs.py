@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import Request
-from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -61,7 +60,8 @@ def workflow_id(flow: Flow, message_id: str) -> str:
 
 
 async def start_run(app: Services, flow: Flow, message: Message) -> StartedRun:
-    """Start the run for ``message`` unless this flow already ran (or runs) a message with its id."""
+    """Start the run for ``message`` unless this flow already ran (or runs) a message with its id:
+    FAIL on a running one and REJECT_DUPLICATE on a closed one both answer WorkflowAlreadyStartedError."""
     client = await app.client()
     wid = workflow_id(flow, message.id)
     try:
@@ -73,13 +73,12 @@ async def start_run(app: Services, flow: Flow, message: Message) -> StartedRun:
             search_attributes=flow_search_attributes(flow),
             static_summary=f"{flow.name} v{flow.version}: message {message.id}",
             static_details=steps_markdown(flow),
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError as exc:
         return StartedRun(workflow_id=wid, run_id=exc.run_id, message_id=message.id, duplicate=True)
-    return StartedRun(workflow_id=wid, run_id=handle.result_run_id, message_id=message.id,
-                      duplicate=not _newly_started(handle))
+    return StartedRun(workflow_id=wid, run_id=handle.result_run_id, message_id=message.id, duplicate=False)
 
 
 def steps_markdown(flow: Flow) -> str:
@@ -96,10 +95,3 @@ def links(settings: ApiSettings, wid: str) -> dict[str, str]:
     namespace = quote(settings.namespace, safe="")
     return {"temporalUi": f"{settings.temporal_ui_url}/namespaces/{namespace}/workflows/{quote(wid, safe='')}",
             "status": f"/executions/{quote(wid, safe=':')}"}
-
-
-def _newly_started(handle: WorkflowHandle) -> bool:
-    """Whether the start created the run or, under USE_EXISTING, found it running. The SDK keeps
-    the server's answer (``started``) only on a private attribute; without it, assume a new run."""
-    response = getattr(handle, "_start_workflow_response", None)
-    return bool(getattr(response, "started", True))

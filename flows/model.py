@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any, Literal
 
+from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -76,6 +77,9 @@ class Trigger(Step):
             raise ValueError("a polling trigger needs exactly one of 'interval' (seconds, >= 1) or 'cron'")
         if self.type == "webhook" and (self.interval is not None or self.cron is not None):
             raise ValueError("a webhook trigger takes no 'interval' or 'cron' (those are for polling triggers)")
+        if self.cron is not None and not croniter.is_valid(self.cron):
+            raise ValueError(f"'{self.cron}' is not a cron expression (five fields: minute hour day month weekday, "
+                             "e.g. '*/5 * * * *')")
         return self
 
 

@@ -217,7 +217,7 @@ async def test_post_execution(api: httpx.AsyncClient) -> None:
 async def test_failed_run_shows_its_records(api: httpx.AsyncClient) -> None:
     answer = await api.post("/hooks/breaks", json={"n": 1})
     status = await finished(api, answer.json()["workflowId"])
-    assert status["status"] == "FAILED" and status["failedStep"] == "boom"
+    assert status["status"] == "FAILED" and status["failedSteps"] == ["boom"]
     assert "no good" in status["error"]
     assert record(status, "hook")["status"] == "ok"
     failed = record(status, "boom")

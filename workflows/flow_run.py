@@ -6,10 +6,8 @@ FlowRun workflows (a tree of bounded width), so no history grows with the size o
 """
 
 import asyncio
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair
+from temporalio.common import SearchAttributePair
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -17,14 +15,13 @@ with workflow.unsafe.imports_passed_through():
     from steps.protocol import Message
     from workflows.models import FlowRunInput, FlowRunResult, StepCall, StepRecord, StepResult
     from workflows.search import FAILED_STEP
+    from workflows.step_activity import execute_step
 
 INLINE_FANOUT = 25          # up to this many messages fan out as paths inside one workflow
 MAX_CHILDREN = 100          # a wider fan-out becomes a tree of children, at most this many per workflow
 MAX_RECORDS = 100
 MAX_FAILURES = 20
 MAX_OUTPUTS = 20
-HEARTBEAT_TIMEOUT = timedelta(seconds=20)
-CONTAINER_OVERHEAD = timedelta(seconds=60)  # image start and removal, on top of the step's own timeout
 
 
 @workflow.defn(name="FlowRun")
@@ -56,7 +53,7 @@ class FlowRunWorkflow:
         if result.totals.failed:
             result.status = "failed"
             failed_steps = sorted({f.step_id for f in result.failures})
-            workflow.upsert_search_attributes([SearchAttributePair(FAILED_STEP, ",".join(failed_steps))])
+            workflow.upsert_search_attributes([SearchAttributePair(FAILED_STEP, failed_steps)])
             first = result.failures[0] if result.failures else None
             reason = f"step '{first.step_id}': {first.error}" if first else "see failures"
             raise ApplicationError(f"{result.totals.failed} message(s) failed; first at {reason}",
@@ -93,12 +90,7 @@ class FlowRunWorkflow:
         self._result.totals.step_runs += 1
         async with self._slots:
             try:
-                result = await workflow.execute_activity(
-                    "run_step", call, result_type=StepResult, summary=step.label(),
-                    start_to_close_timeout=timedelta(seconds=step.timeout) + CONTAINER_OVERHEAD,
-                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                    retry_policy=_retry_policy(step),
-                )
+                result = await execute_step(call)
             except ActivityError as error:
                 self._record_failure(step, message, error)
                 return None
@@ -138,7 +130,7 @@ class FlowRunWorkflow:
                     search_attributes=workflow.info().typed_search_attributes,
                 )
             except ChildWorkflowError as error:
-                result = _failed_branch_result(error)
+                result = failed_branch_result(error)
                 if result is None:
                     self._record_failure(step, messages[0], error)
                     return
@@ -173,7 +165,7 @@ class FlowRunWorkflow:
             self._result.failures.append(record)
 
 
-def _failed_branch_result(error: ChildWorkflowError) -> FlowRunResult | None:
+def failed_branch_result(error: ChildWorkflowError) -> FlowRunResult | None:
     """A branch that failed still reports what it did, in its failure's details."""
     cause = error.cause
     if isinstance(cause, ApplicationError) and cause.type == "FlowRunFailed" and cause.details:
@@ -186,14 +178,3 @@ def _branch_size(count: int, concurrency: int) -> int:
     small enough (INLINE_FANOUT) to run inline."""
     branches = min(MAX_CHILDREN, max(concurrency, -(-count // INLINE_FANOUT)))
     return -(-count // branches)
-
-
-def _retry_policy(step: Step) -> RetryPolicy:
-    """Temporal's cap is the larger of the two policies; the activity itself stops crash retries
-    at ``retry.max_attempts`` and rebounds at ``rebound.max_attempts``."""
-    return RetryPolicy(
-        initial_interval=timedelta(seconds=step.retry.initial_interval),
-        backoff_coefficient=step.retry.backoff,
-        maximum_interval=timedelta(seconds=max(step.retry.max_interval, step.rebound.max_delay)),
-        maximum_attempts=max(step.retry.max_attempts, step.rebound.max_attempts),
-    )

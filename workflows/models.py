@@ -1,6 +1,7 @@
 """What crosses the workflow/activity/API boundary. Every call takes one model, so fields can be
 added later without breaking workflows that are already running."""
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -81,3 +82,56 @@ class FlowRunResult(BaseModel):
     failures: list[StepRecord] = Field(default_factory=list, description="failed step runs (capped)")
     http_reply: HttpReply | None = None
     outputs: list[Any] = Field(default_factory=list, description="bodies out of the last step (capped)")
+
+
+PollingState = Literal["running", "paused", "stopped"]
+
+
+class PollingInput(BaseModel):
+    """The polling entity of one flow: what it polls, its state and its snapshot, carried across
+    continue-as-new."""
+
+    flow: Flow
+    state: PollingState = "running"
+    snapshot: dict[str, Any] = Field(default_factory=dict)
+    polls: int = 0
+    last_poll_started: datetime | None = None
+
+
+class PollingControl(BaseModel):
+    """An operator's request (the ``control`` update): start, stop, pause, resume, run_now,
+    reset_snapshot (to ``snapshot``), publish (a new ``flow`` version, used from the next poll)."""
+
+    action: Literal["start", "stop", "pause", "resume", "run_now", "reset_snapshot", "publish"]
+    flow: Flow | None = None
+    snapshot: dict[str, Any] | None = None
+
+
+class PollingStatus(BaseModel):
+    flow_id: str
+    flow_version: int
+    state: PollingState
+    snapshot: dict[str, Any]
+    polls: int
+    polling_now: bool
+    next_poll_at: datetime | None = None
+    last_poll: "PollRunResult | None" = None
+
+
+class PollRunInput(BaseModel):
+    flow: Flow
+    snapshot: dict[str, Any] = Field(default_factory=dict)
+    poll_number: int
+
+
+class PollRunResult(BaseModel):
+    poll_number: int
+    snapshot: dict[str, Any]
+    snapshot_advanced: bool = False
+    records: int = 0
+    status: Literal["ok", "failed", "nothing-new"] = "ok"
+    error: str | None = None
+    totals: RunTotals = Field(default_factory=RunTotals)
+
+
+PollingStatus.model_rebuild()

@@ -8,7 +8,7 @@ FLOW_ID = SearchAttributeKey.for_keyword("FlowId")
 FLOW_NAME = SearchAttributeKey.for_keyword("FlowName")
 FLOW_VERSION = SearchAttributeKey.for_keyword("FlowVersion")
 TRIGGER_TYPE = SearchAttributeKey.for_keyword("TriggerType")
-FAILED_STEP = SearchAttributeKey.for_keyword("FailedStep")
+FAILED_STEP = SearchAttributeKey.for_keyword_list("FailedStep")
 
 ALL_KEYS = (FLOW_ID, FLOW_NAME, FLOW_VERSION, TRIGGER_TYPE, FAILED_STEP)
 
@@ -24,4 +24,8 @@ def flow_search_attributes(flow: Flow) -> TypedSearchAttributes:
 
 def dev_server_flags() -> list[str]:
     """``--search-attribute`` flags that register every key on ``temporal server start-dev``."""
-    return [flag for key in ALL_KEYS for flag in ("--search-attribute", f"{key.name}=Keyword")]
+    return [flag for key in ALL_KEYS for flag in ("--search-attribute", f"{key.name}={_type_name(key)}")]
+
+
+def _type_name(key: SearchAttributeKey) -> str:
+    return "KeywordList" if key is FAILED_STEP else "Keyword"

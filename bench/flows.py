@@ -1,0 +1,122 @@
+"""Ordinary flows end to end, beside their floors, in one run:
+
+1. the 3-step flow (webhook -> transform -> code) on the Docker runner, from the webhook's 202 to
+   the last step done, vs three bare ``docker run``s of the same images one after another;
+2. the same flow on the process runner vs a raw Temporal workflow of three no-op activities.
+
+Run: ``python -m bench.flows [--repeat N]`` (starts its own Temporal dev server; needs Docker).
+"""
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from temporalio import activity, workflow
+from temporalio.worker import Worker
+
+from api.app import create_app
+from api.settings import ApiSettings
+from bench.common import row
+from bench.dev_server import dev_server
+from bench.step_runners import bare_docker_run
+from components.build import build_all
+from components.catalog import load_catalog
+from steps.runner import make_runner
+from worker.client import connect
+from worker.main import build_worker
+
+FLOW = {
+    "id": "bench-three",
+    "name": "Bench: three steps",
+    "trigger": {"id": "hook", "component": "webhook", "function": "receive"},
+    "steps": [
+        {"id": "shape", "component": "transform", "function": "transform", "config": {"expression": "{'n': body.n}"}},
+        {"id": "double", "component": "code", "function": "run", "config": {"code": "return {'n': msg['body']['n'] * 2}"}},
+    ],
+}
+
+
+@activity.defn(name="bench_noop")
+async def noop(value: int) -> int:
+    return value
+
+
+@workflow.defn(name="BenchThreeNoops")
+class ThreeNoops:
+    @workflow.run
+    async def run(self, value: int) -> int:
+        for _ in range(3):
+            value = await workflow.execute_activity("bench_noop", value, start_to_close_timeout=timedelta(seconds=30))
+        return value
+
+
+async def flow_latency(settings: ApiSettings, runner_kind: str, repeat: int) -> list[float]:
+    """Milliseconds from posting the webhook to the run's result."""
+    client = await connect(settings)
+    catalog = load_catalog()
+    app = create_app(settings, client)
+    samples = []
+    async with build_worker(client, settings, make_runner(runner_kind), catalog):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api:
+            (await api.put(f"/flows/{FLOW['id']}", json=FLOW)).raise_for_status()
+            for index in range(repeat + 1):
+                started = time.perf_counter()
+                answer = await api.post(f"/hooks/{FLOW['id']}", json={"n": index})
+                assert answer.status_code == 202, answer.text
+                result = await client.get_workflow_handle(answer.json()["workflowId"]).result()
+                assert result.outputs == [{"n": index * 2}], result
+                if index:  # the first run warms caches
+                    samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def raw_temporal(settings: ApiSettings, repeat: int) -> list[float]:
+    client = await connect(settings)
+    queue = f"bench-raw-{uuid.uuid4().hex[:6]}"
+    samples = []
+    async with Worker(client, task_queue=queue, workflows=[ThreeNoops], activities=[noop]):
+        for index in range(repeat + 1):
+            started = time.perf_counter()
+            await client.execute_workflow(ThreeNoops.run, index, id=f"raw-{uuid.uuid4()}", task_queue=queue)
+            if index:
+                samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def three_docker_runs(images: list[str], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for image in images:
+            await bare_docker_run(image)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def main(repeat: int) -> None:
+    build_all(only=["webhook", "transform", "code"], report=None)
+    catalog = load_catalog()
+    with dev_server() as address, tempfile.TemporaryDirectory() as state:
+        settings = ApiSettings(temporal_address=address, task_queue=f"bench-{uuid.uuid4().hex[:6]}",
+                               db_path=Path(state) / "conflux.db", blob_dir=Path(state) / "blobs")
+        docker = await flow_latency(settings, "docker", repeat)
+        floor = await three_docker_runs([catalog["transform"].image] * 3, repeat)
+        process = await flow_latency(settings.model_copy(update={"task_queue": settings.task_queue + "-p"}),
+                                     "process", repeat)
+        raw = await raw_temporal(settings, repeat)
+    print("3-step flow, webhook accepted -> last step done")
+    print("  " + row("Docker runner, one container per step", docker))
+    print("  " + row("three bare docker runs in a row (floor)", floor))
+    print("  " + row("process runner, one process per step", process))
+    print("  " + row("raw Temporal workflow, three no-op activities (floor)", raw))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=10)
+    asyncio.run(main(parser.parse_args().repeat))

@@ -1,0 +1,34 @@
+"""How a workflow calls the ``run_step`` activity: the same timeouts and retries everywhere."""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from flows.model import Step
+    from workflows.models import StepCall, StepResult
+
+HEARTBEAT_TIMEOUT = timedelta(seconds=20)
+CONTAINER_OVERHEAD = timedelta(seconds=60)  # image start and removal, on top of the step's own timeout
+
+
+async def execute_step(call: StepCall) -> StepResult:
+    step = call.step
+    return await workflow.execute_activity(
+        "run_step", call, result_type=StepResult, summary=step.label(),
+        start_to_close_timeout=timedelta(seconds=step.timeout) + CONTAINER_OVERHEAD,
+        heartbeat_timeout=HEARTBEAT_TIMEOUT,
+        retry_policy=retry_policy(step),
+    )
+
+
+def retry_policy(step: Step) -> RetryPolicy:
+    """Temporal's cap is the larger of the two policies; the activity itself stops crash retries
+    at ``retry.max_attempts`` and rebounds at ``rebound.max_attempts``."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=step.retry.initial_interval),
+        backoff_coefficient=step.retry.backoff,
+        maximum_interval=timedelta(seconds=max(step.retry.max_interval, step.rebound.max_delay)),
+        maximum_attempts=max(step.retry.max_attempts, step.rebound.max_attempts),
+    )
