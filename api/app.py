@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import executions, flows, health, hooks
+from api import executions, flows, health, hooks, polling
 from api.errors import install_error_handlers
 from api.services import Services
 from api.settings import ApiSettings
@@ -21,6 +21,6 @@ def create_app(settings: ApiSettings | None = None, client: Client | None = None
     app = FastAPI(title="Conflux API", version="0.1.0", description=DESCRIPTION)
     app.state.services = Services(settings, FlowStore(settings.db_path), load_catalog(settings.component_dirs), client)
     install_error_handlers(app)
-    for module in (flows, executions, hooks, health):
+    for module in (flows, polling, executions, hooks, health):
         app.include_router(module.router)
     return app

@@ -79,6 +79,10 @@ async def put_flow(flow_id: str, request: Request, response: Response,
                    app: Services = Depends(services)) -> FlowSaved:
     flow = await _definition(request, app, flow_id)
     outcome = await asyncio.to_thread(app.store.save, flow)
+    if outcome.changed and not outcome.created:
+        from api.polling import publish_to_poller  # a polling flow's running poller takes the new version
+
+        await publish_to_poller(app, outcome.stored.flow)
     if outcome.created:
         response.status_code = 201
         response.headers["Location"] = f"/flows/{flow.id}"

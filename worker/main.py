@@ -18,9 +18,10 @@ from worker.client import connect
 from worker.containers import remove_leftover_containers
 from worker.settings import PlatformSettings
 from workflows.flow_run import FlowRunWorkflow
+from workflows.polling import PollingFlowWorkflow, PollRunWorkflow
 
 log = logging.getLogger("conflux.worker")
-WORKFLOWS = [FlowRunWorkflow]
+WORKFLOWS = [FlowRunWorkflow, PollingFlowWorkflow, PollRunWorkflow]
 
 
 def build_worker(client: Client, settings: PlatformSettings, runner: StepRunner,

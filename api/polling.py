@@ -1,0 +1,138 @@
+"""Polling flows: start, stop, pause, resume, run now, and the trigger's snapshot.
+
+Each polling flow has one PollingFlow workflow (id ``poll:<flow id>``) that keeps its state and
+snapshot; these routes send it the ``control`` update and read its ``status`` query.
+"""
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ApiError
+from api.flows import load_flow
+from api.services import Services, services
+from flows.model import Flow
+from workflows.models import PollingControl, PollingInput, PollingStatus
+from workflows.polling import PollingFlowWorkflow
+from workflows.search import flow_search_attributes
+
+router = APIRouter(tags=["polling"])
+
+
+def poller_id(flow_id: str) -> str:
+    return f"poll:{flow_id}"
+
+
+@router.post("/flows/{flow_id}/start", response_model=PollingStatus)
+async def start_polling(flow_id: str, app: Services = Depends(services)) -> PollingStatus:
+    """Start (or restart) polling with the flow's latest version; the snapshot is kept."""
+    flow = (await load_flow(app, flow_id)).flow
+    _require_polling(flow)
+    client = await app.client()
+    handle = await client.start_workflow(
+        PollingFlowWorkflow.run, PollingInput(flow=flow), id=poller_id(flow.id), task_queue=app.settings.task_queue,
+        search_attributes=flow_search_attributes(flow), id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"{flow.name}: polls {_schedule_text(flow)}",
+    )
+    return await _control(handle, PollingControl(action="start", flow=flow))
+
+
+async def _send(flow_id: str, action: str, app: Services) -> PollingStatus:
+    handle = await _poller(app, flow_id)
+    return await _control(handle, PollingControl(action=action))  # type: ignore[arg-type]
+
+
+@router.post("/flows/{flow_id}/stop", response_model=PollingStatus)
+async def stop_polling(flow_id: str, app: Services = Depends(services)) -> PollingStatus:
+    """No more polls; a poll under way finishes and its records are processed. The snapshot is kept."""
+    return await _send(flow_id, "stop", app)
+
+
+@router.post("/flows/{flow_id}/pause", response_model=PollingStatus)
+async def pause_polling(flow_id: str, app: Services = Depends(services)) -> PollingStatus:
+    return await _send(flow_id, "pause", app)
+
+
+@router.post("/flows/{flow_id}/resume", response_model=PollingStatus)
+async def resume_polling(flow_id: str, app: Services = Depends(services)) -> PollingStatus:
+    return await _send(flow_id, "resume", app)
+
+
+@router.post("/flows/{flow_id}/run-now", response_model=PollingStatus)
+async def poll_now(flow_id: str, app: Services = Depends(services)) -> PollingStatus:
+    """One poll at once, also while paused (not while stopped)."""
+    return await _send(flow_id, "run_now", app)
+
+
+@router.get("/flows/{flow_id}/polling", response_model=PollingStatus)
+async def polling_status(flow_id: str, app: Services = Depends(services)) -> PollingStatus:
+    handle = await _poller(app, flow_id)
+    return await handle.query(PollingFlowWorkflow.status)
+
+
+@router.get("/flows/{flow_id}/snapshot")
+async def read_snapshot(flow_id: str, app: Services = Depends(services)) -> dict[str, Any]:
+    return (await polling_status(flow_id, app)).snapshot
+
+
+@router.put("/flows/{flow_id}/snapshot", response_model=PollingStatus)
+async def set_snapshot(flow_id: str, snapshot: dict[str, Any] = Body(...),
+                       app: Services = Depends(services)) -> PollingStatus:
+    """Replace the snapshot (e.g. to poll again from an earlier timestamp)."""
+    return await _control(await _poller(app, flow_id), PollingControl(action="reset_snapshot", snapshot=snapshot))
+
+
+@router.delete("/flows/{flow_id}/snapshot", response_model=PollingStatus)
+async def reset_snapshot(flow_id: str, app: Services = Depends(services)) -> PollingStatus:
+    """Forget the snapshot: the next poll fetches everything the source has."""
+    return await _control(await _poller(app, flow_id), PollingControl(action="reset_snapshot", snapshot={}))
+
+
+async def publish_to_poller(app: Services, flow: Flow) -> bool:
+    """A new version of a polling flow reaches its running poller (used from the next poll)."""
+    if flow.trigger.type != "polling":
+        return False
+    try:
+        handle = await _poller(app, flow.id)
+    except ApiError:
+        return False
+    await _control(handle, PollingControl(action="publish", flow=flow))
+    return True
+
+
+async def _poller(app: Services, flow_id: str) -> WorkflowHandle:
+    flow = (await load_flow(app, flow_id)).flow
+    _require_polling(flow)
+    handle = (await app.client()).get_workflow_handle(poller_id(flow_id))
+    try:
+        description = await handle.describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(409, f"flow '{flow_id}' has never been started; POST /flows/{flow_id}/start") from None
+        raise
+    if description.status is None or description.status.name != "RUNNING":
+        raise ApiError(409, f"the poller of '{flow_id}' is {description.status.name.lower() if description.status else 'gone'}; "
+                            f"POST /flows/{flow_id}/start starts it again")
+    return handle
+
+
+async def _control(handle: WorkflowHandle, request: PollingControl) -> PollingStatus:
+    try:
+        return await handle.execute_update(PollingFlowWorkflow.control, request)
+    except WorkflowUpdateFailedError as failure:
+        cause = failure.cause
+        raise ApiError(409, str(getattr(cause, "message", cause))) from None
+
+
+def _require_polling(flow: Flow) -> None:
+    if flow.trigger.type != "polling":
+        raise ApiError(409, f"flow '{flow.id}' has a {flow.trigger.type} trigger: it runs when a request arrives "
+                            f"(POST /hooks/{flow.id}), there is nothing to start or stop")
+
+
+def _schedule_text(flow: Flow) -> str:
+    trigger = flow.trigger
+    return f"on cron '{trigger.cron}'" if trigger.cron else f"every {trigger.interval:g}s"

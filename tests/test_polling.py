@@ -1,0 +1,187 @@
+"""Polling flows on a real Temporal dev server, real containers and a loopback HTTP source."""
+
+import asyncio
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+
+from flows.validation import parse_flow
+from steps.runner import make_runner
+from tests.loopback import LoopbackServer
+from worker.client import connect
+from worker.main import build_worker
+from worker.settings import PlatformSettings
+from workflows.models import PollingControl, PollingInput, PollingStatus
+from workflows.polling import PollingFlowWorkflow
+from workflows.search import flow_search_attributes
+
+
+class RecordSource:
+    """Records with ids and updated-at timestamps; answers ``since`` inclusively, can go down,
+    and counts what the sink received and how many deliveries were in flight at once."""
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+        self.down = False
+        self.fetches = 0
+        self.delivered: list[int] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.lock = threading.Lock()
+        self.fetch_delay = 0.0
+        self.fetch_started = threading.Event()
+
+    def add(self, count: int, stamp: datetime | None = None) -> None:
+        with self.lock:
+            base = stamp or datetime.now(timezone.utc)
+            for _ in range(count):
+                self.records.append({"id": len(self.records) + 1,
+                                     "updated_at": base.isoformat(timespec="microseconds").replace("+00:00", "Z")})
+
+    def fetch(self, method, path, query, body):
+        self.fetch_started.set()
+        if self.fetch_delay:
+            time.sleep(self.fetch_delay)
+        if self.down:
+            return 503, {"error": "maintenance"}
+        since = dict(part.split("=", 1) for part in query.split("&") if "=" in part).get("since")
+        from urllib.parse import unquote
+        since = unquote(since) if since else None
+        with self.lock:
+            self.fetches += 1
+            return 200, [r for r in self.records if since is None or r["updated_at"] >= since]
+
+    def sink(self, method, path, query, body):
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        time.sleep(0.01)
+        with self.lock:
+            self.in_flight -= 1
+            self.delivered.append(body["id"])
+        return 200, {"ok": True}
+
+
+def polling_flow(catalog, url: str, flow_id: str, *, interval: float = 3600, concurrency: int = 10,
+                 action: str = "http-request"):
+    deliver = ({"id": "deliver", "component": "http-request", "function": "request", "network": True,
+                "config": {"url": f"{url}/sink", "method": "POST"}} if action == "http-request" else
+               {"id": "deliver", "component": "transform", "function": "transform", "config": {"expression": "{'id': id}"}})
+    return parse_flow({
+        "id": flow_id, "name": f"Polling {flow_id}", "concurrency": concurrency,
+        "trigger": {"id": "poll", "component": "poll-http", "function": "poll", "type": "polling",
+                    "interval": interval, "network": True, "config": {"url": f"{url}/records"},
+                    "rebound": {"initial_delay": 0.2, "backoff": 1, "max_attempts": 2}},
+        "steps": [deliver],
+    }, catalog)
+
+
+async def start_poller(client: Client, queue: str, flow):
+    return await client.start_workflow(PollingFlowWorkflow.run, PollingInput(flow=flow), id=f"poll:{flow.id}",
+                                       task_queue=queue, search_attributes=flow_search_attributes(flow))
+
+
+async def wait_for_polls(handle, count: int, timeout: float = 120) -> PollingStatus:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = await handle.query(PollingFlowWorkflow.status)
+        if status.polls >= count and not status.polling_now:
+            return status
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"fewer than {count} polls finished within {timeout}s: {status}")
+
+
+async def run_now(handle) -> PollingStatus:
+    before = (await handle.query(PollingFlowWorkflow.status)).polls
+    await handle.execute_update(PollingFlowWorkflow.control, PollingControl(action="run_now"))
+    return await wait_for_polls(handle, before + 1)
+
+
+@pytest.fixture(scope="module")
+def settings(temporal_address, tmp_path_factory) -> PlatformSettings:
+    return PlatformSettings(temporal_address=temporal_address, task_queue=f"poll-{uuid.uuid4().hex[:8]}",
+                            blob_dir=tmp_path_factory.mktemp("blobs"))
+
+
+@pytest.fixture(scope="module")
+async def client(settings) -> Client:
+    return await connect(settings)
+
+
+@pytest.fixture(scope="module")
+async def docker_worker(client, settings, component_images):
+    async with build_worker(client, settings, make_runner("docker"), component_images) as worker:
+        yield worker
+
+
+@pytest.fixture
+def source():
+    records = RecordSource()
+    with LoopbackServer({"/records": records.fetch, "/sink": records.sink}) as server:
+        records.url = server.url
+        yield records
+
+
+async def test_records_added_between_polls_are_delivered_exactly_once(client, settings, docker_worker,
+                                                                     component_images, source):
+    source.add(3)
+    handle = await start_poller(client, settings.task_queue, polling_flow(component_images, source.url, "between"))
+    await wait_for_polls(handle, 1)
+    source.add(2, stamp=datetime.fromisoformat(source.records[-1]["updated_at"].replace("Z", "+00:00")))  # same stamp
+    await run_now(handle)
+    await run_now(handle)  # nothing new
+    source.add(4)
+    status = await run_now(handle)
+    assert sorted(source.delivered) == list(range(1, 10))
+    assert status.polls == 4 and status.snapshot["since"] == source.records[-1]["updated_at"]
+    assert status.last_poll.records == 4
+
+
+async def test_a_source_outage_loses_nothing_and_keeps_the_snapshot(client, settings, docker_worker,
+                                                                   component_images, source):
+    source.add(2)
+    handle = await start_poller(client, settings.task_queue, polling_flow(component_images, source.url, "outage"))
+    first = await wait_for_polls(handle, 1)
+    source.down = True
+    source.add(3)
+    failed = await run_now(handle)
+    assert failed.last_poll.status == "failed" and failed.snapshot == first.snapshot
+    source.down = False
+    recovered = await run_now(handle)
+    assert recovered.last_poll.records == 3
+    assert sorted(source.delivered) == [1, 2, 3, 4, 5]
+
+
+async def test_one_second_interval_polls_again_and_again(client, settings, docker_worker, component_images, source):
+    flow = polling_flow(component_images, source.url, "every-second", interval=1)
+    source.add(1)
+    handle = await start_poller(client, settings.task_queue, flow)
+    started = time.monotonic()
+    status = await wait_for_polls(handle, 4, timeout=60)
+    elapsed = time.monotonic() - started
+    assert elapsed >= 2.5  # four polls at most one second apart each, never overlapping
+    assert source.delivered == [1] and status.state == "running"
+    paused = await handle.execute_update(PollingFlowWorkflow.control, PollingControl(action="pause"))
+    await asyncio.sleep(2.5)
+    assert (await handle.query(PollingFlowWorkflow.status)).polls <= paused.polls + 1
+
+
+async def test_pause_resume_stop_and_snapshot_reset(client, settings, docker_worker, component_images, source):
+    source.add(2)
+    handle = await start_poller(client, settings.task_queue, polling_flow(component_images, source.url, "control"))
+    await wait_for_polls(handle, 1)
+    await handle.execute_update(PollingFlowWorkflow.control, PollingControl(action="pause"))
+    await run_now(handle)  # run-now works while paused
+    reset = await handle.execute_update(PollingFlowWorkflow.control, PollingControl(action="reset_snapshot", snapshot={}))
+    assert reset.snapshot == {}
+    await run_now(handle)
+    assert sorted(source.delivered) == [1, 1, 2, 2]  # a reset snapshot fetches everything again, as asked
+    stopped = await handle.execute_update(PollingFlowWorkflow.control, PollingControl(action="stop"))
+    assert stopped.state == "stopped" and stopped.next_poll_at is None
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(PollingFlowWorkflow.control, PollingControl(action="run_now"))
+    assert "the flow is stopped" in str(refused.value.cause)
