@@ -16,7 +16,7 @@ from steps.errors import StepFailure
 from steps.protocol import Message, RequestOutcome, StepRequest
 from steps.runner import StepRunner
 from steps.spec import ContainerSpec
-from workflows.models import StepCall, StepResult
+from workflows.models import BatchItem, StepBatchCall, StepBatchResult, StepCall, StepResult
 
 HEARTBEAT_EVERY = 5.0
 INPUT_EXCERPT_BYTES = 64 * 1024
@@ -33,12 +33,12 @@ class StepActivities:
     async def run_step(self, call: StepCall) -> StepResult:
         started = time.perf_counter()
         step = call.step
-        message = _mapped(call)
+        message = _mapped(step, call.message)
         request = StepRequest(id=f"{message.id or 'msg'}@{step.id}", function=step.function, msg=message,
                               cfg=step.config, snapshot=call.snapshot)
         heartbeat = asyncio.create_task(_heartbeat_forever())
         try:
-            [outcome] = await self.runner.run_once(self._spec(call), [request], step.timeout)
+            [outcome] = await self.runner.run_once(self._spec(call.step, call), [request], step.timeout)
         except StepFailure as failure:
             raise _step_failure(failure, step, message) from None
         finally:
@@ -52,8 +52,35 @@ class StepActivities:
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
 
-    def _spec(self, call: StepCall) -> ContainerSpec:
+    @activity.defn(name="run_step_batch")
+    async def run_step_batch(self, call: StepBatchCall) -> StepBatchResult:
+        """Many messages through one container: one start, one request per message. A failure of
+        one message is that message's; a crash or hang of the container retries the batch."""
+        started = time.perf_counter()
         step = call.step
+        items: dict[str, BatchItem] = {}
+        requests = []
+        for index, original in enumerate(call.messages):
+            key = f"{index}:{original.id}@{step.id}"
+            try:
+                message = _mapped(step, original)
+            except ApplicationError as error:
+                items[key] = BatchItem(message=original, status="failed", error=str(error), error_type=error.type)
+                continue
+            items[key] = BatchItem(message=original, status="ok", input_body=message.body)
+            requests.append(StepRequest(id=key, function=step.function, msg=message, cfg=step.config))
+        heartbeat = asyncio.create_task(_heartbeat_forever())
+        try:
+            outcomes = await self.runner.run_once(self._spec(step, call), requests, step.timeout) if requests else []
+        except StepFailure as failure:
+            raise _step_failure(failure, step, call.messages[0]) from None
+        finally:
+            heartbeat.cancel()
+        for outcome in outcomes:
+            _settle(items[outcome.id], outcome, step, call.passthrough)
+        return StepBatchResult(items=list(items.values()), duration_ms=round((time.perf_counter() - started) * 1000, 2))
+
+    def _spec(self, step: Step, call: StepCall | StepBatchCall) -> ContainerSpec:
         component = self.catalog.get(step.component)
         return ContainerSpec(
             image=step.image or (component.image if component else step.component),
@@ -71,15 +98,27 @@ class StepActivities:
         )
 
 
-def _mapped(call: StepCall) -> Message:
-    if call.step.mapping is None:
-        return call.message
+def _mapped(step: Step, message: Message) -> Message:
+    if step.mapping is None:
+        return message
     try:
-        body = apply_mapping(call.step.mapping, call.message.body, call.message.model_dump(mode="json"))
+        body = apply_mapping(step.mapping, message.body, message.model_dump(mode="json"))
     except MappingError as exc:
-        raise ApplicationError(f"step '{call.step.id}': {exc}", _failure_details(call.step, call.message),
+        raise ApplicationError(f"step '{step.id}': {exc}", _failure_details(step, message),
                                type="MappingError", non_retryable=True) from None
-    return call.message.model_copy(update={"body": body})
+    return message.model_copy(update={"body": body})
+
+
+def _settle(item: BatchItem, outcome: RequestOutcome, step: Step, passthrough: bool) -> None:
+    """One message's outcome within a batch."""
+    if outcome.error is not None:
+        item.status, item.error_type = "failed", "StepError"
+        item.error = f"step '{step.id}' ({step.component}/{step.function}) failed: {outcome.error.name}: {outcome.error.message}"
+    elif outcome.rebound is not None:
+        item.status, item.error_type = "rebound", "Rebound"
+        item.error = f"{outcome.rebound.name}: {outcome.rebound.message}"
+    else:
+        item.outputs = _next_messages(outcome.data, item.message, step, passthrough)
 
 
 def _raise_for_outcome(outcome: RequestOutcome, step: Step, message: Message) -> None:

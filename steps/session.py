@@ -61,14 +61,15 @@ class StepSession:
         self.component = event.get("component")
 
     async def call(self, requests: list[StepRequest], timeout: float, *, last: bool = False) -> list[RequestOutcome]:
-        """Send a batch and collect every request's outcome. ``last`` closes stdin after sending
-        (one-shot mode). A timeout kills the container: its state is unknown afterwards."""
+        """Send a batch and collect every request's outcome. ``timeout`` is per request: each
+        must end within it of the one before. ``last`` closes stdin after sending (one-shot
+        mode). A timeout kills the container: its state is unknown afterwards."""
         lines = b"".join(request.encode(self.max_line_bytes) for request in requests)
         try:
-            return await asyncio.wait_for(self._exchange(lines, [r.id for r in requests], last), timeout)
+            return await self._exchange(lines, [r.id for r in requests], last, timeout)
         except asyncio.TimeoutError:
             await self.abort()
-            raise StepTimeout(f"{self.channel.description} did not end its message(s) within {timeout:g}s "
+            raise StepTimeout(f"{self.channel.description} did not end a message within {timeout:g}s "
                               "and was killed", detail=self.channel.stderr_excerpt()) from None
         except StepFailure:
             await self.abort()
@@ -91,28 +92,39 @@ class StepSession:
             await self.channel.kill()
             await self.channel.dispose()
 
-    async def _exchange(self, lines: bytes, ids: list[str], last: bool) -> list[RequestOutcome]:
+    async def _exchange(self, lines: bytes, ids: list[str], last: bool, timeout: float) -> list[RequestOutcome]:
         outcomes = {request_id: RequestOutcome(id=request_id) for request_id in ids}
-        await self.channel.write(lines)
-        if last:
-            await self.channel.close_stdin()
-        pending = set(ids)
-        while pending:
-            event = await self._next_event()
-            if event is None:
-                missing = ", ".join(sorted(pending))
-                raise await self._crashed(f"exited before ending request(s) {missing}")
-            request_id = event.get("id")
-            if request_id not in outcomes:
-                if request_id is None and event["type"] in ("error", "end"):
-                    raise ProtocolViolation(f"{self.channel.description} could not read a request",
-                                            detail=excerpt(str(event.get("error"))))
-                raise ProtocolViolation(f"{self.channel.description} answered an unknown request id {request_id!r}",
-                                        detail=excerpt(str(event)))
-            outcomes[request_id].apply(event)
-            if event["type"] == "end":
-                pending.discard(request_id)
+        sending = asyncio.create_task(self._send(lines, last))  # read while writing: big batches cannot deadlock
+        try:
+            pending = set(ids)
+            while pending:
+                event = await asyncio.wait_for(self._next_event(), timeout)
+                if event is None:
+                    missing = ", ".join(sorted(pending))
+                    raise await self._crashed(f"exited before ending request(s) {missing}")
+                request_id = event.get("id")
+                if request_id not in outcomes:
+                    if request_id is None and event["type"] in ("error", "end"):
+                        raise ProtocolViolation(f"{self.channel.description} could not read a request",
+                                                detail=excerpt(str(event.get("error"))))
+                    raise ProtocolViolation(f"{self.channel.description} answered an unknown request id {request_id!r}",
+                                            detail=excerpt(str(event)))
+                outcomes[request_id].apply(event)
+                if event["type"] == "end":
+                    pending.discard(request_id)
+            await sending
+        finally:
+            if not sending.done():
+                sending.cancel()
         return [outcomes[request_id] for request_id in ids]
+
+    async def _send(self, lines: bytes, last: bool) -> None:
+        try:
+            await self.channel.write(lines)
+            if last:
+                await self.channel.close_stdin()
+        except (ConnectionError, BrokenPipeError):
+            pass  # the container is gone; reading tells why
 
     async def _drain_to_exit(self) -> None:
         if not self._closed:

@@ -19,6 +19,7 @@ from tests.loopback import LoopbackServer
 from worker.client import connect
 from worker.main import build_worker
 from worker.settings import PlatformSettings
+from workflows.flow_run import LEAF_MESSAGES
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +68,22 @@ async def test_fan_out_of_100_messages_all_arrive(client, settings, docker_worke
     assert result.status == "completed"
     assert result.totals.delivered == 100 and result.totals.failed == 0
     assert result.totals.step_runs == 2 + 100
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    batches = [e for e in history.events if e.activity_task_scheduled_event_attributes.activity_type.name
+               == "run_step_batch"]
+    assert len(batches) == 8  # the 100 messages went on in one batch per concurrency slot
+
+
+async def test_a_fan_out_past_the_leaf_size_goes_to_child_branches(client, settings, docker_worker, component_images):
+    flow = make_flow(component_images, [
+        {"id": "split", "component": "splitter", "function": "split", "config": {"path": "body.items"}},
+        {"id": "mark", "component": "transform", "function": "transform", "config": {"expression": "{'n': $}"}},
+    ], flow_id="wide-fan-out", concurrency=4)
+    count = LEAF_MESSAGES + 500
+    workflow_id, result = await run_flow(client, settings.task_queue, flow, {"items": list(range(count))})
+    assert result.status == "completed" and result.totals.delivered == count
     children = [w async for w in client.list_workflows(f'WorkflowId STARTS_WITH "{workflow_id}/"')]
-    assert 1 < len(children) <= 100  # branches went to children, the root's history stays small
+    assert len(children) == 4  # one branch per slot, each running its batches one after another
 
 
 async def test_step_that_rebounds_twice_then_succeeds(client, settings, docker_worker, component_images):

@@ -185,3 +185,18 @@ async def test_pause_resume_stop_and_snapshot_reset(client, settings, docker_wor
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(PollingFlowWorkflow.control, PollingControl(action="run_now"))
     assert "the flow is stopped" in str(refused.value.cause)
+
+
+async def test_ten_thousand_records_in_one_poll_under_the_concurrency_cap(client, settings, docker_worker,
+                                                                          component_images, source):
+    count = 10_000
+    source.add(count)
+    flow = polling_flow(component_images, source.url, "big-poll", concurrency=8)
+    handle = await start_poller(client, settings.task_queue, flow)
+    status = await wait_for_polls(handle, 1, timeout=1800)
+    assert status.last_poll.records == count
+    assert status.last_poll.totals.delivered == count and status.last_poll.totals.failed == 0
+    assert sorted(source.delivered) == list(range(1, count + 1))
+    assert source.max_in_flight <= 8
+    again = await run_now(handle)
+    assert again.last_poll.records == 0  # the next poll does not fetch them again

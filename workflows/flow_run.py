@@ -1,8 +1,10 @@
-"""FlowRun: one execution of an ordinary flow, one activity per step per message.
+"""FlowRun: one execution of an ordinary flow.
 
-Step outputs live in the workflow's history, so a worker that dies resumes at the next step. A
-step that emits many messages fans out: a few run as parallel paths here; more go to child
-FlowRun workflows (a tree of bounded width), so no history grows with the size of the fan-out.
+One message goes step by step, one activity (one container) per step. Step outputs live in the
+workflow's history, so a worker that dies resumes at the next step. A step that emits many
+messages fans out: they travel on in batches (one container per step per batch, spread over the
+flow's concurrency slots); past LEAF_MESSAGES they go to child FlowRun workflows (a tree of
+bounded width), so no history grows with the size of the fan-out.
 """
 
 import asyncio
@@ -13,12 +15,13 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 with workflow.unsafe.imports_passed_through():
     from flows.model import Flow, Step
     from steps.protocol import Message
-    from workflows.models import FlowRunInput, FlowRunResult, StepCall, StepRecord, StepResult
+    from workflows.models import FlowRunInput, FlowRunResult, StepBatchCall, StepCall, StepRecord, StepResult
     from workflows.search import FAILED_STEP
-    from workflows.step_activity import execute_step
+    from workflows.step_activity import execute_step, execute_step_batch
 
-INLINE_FANOUT = 25          # up to this many messages fan out as paths inside one workflow
-MAX_CHILDREN = 100          # a wider fan-out becomes a tree of children, at most this many per workflow
+BATCH_SIZE = 100            # messages one container takes in one activity
+LEAF_MESSAGES = 1000        # up to this many fan out as batches inside one workflow; more go to child branches
+MAX_CHILDREN = 100          # branches per workflow; a wider fan-out becomes a deeper tree
 MAX_RECORDS = 100
 MAX_FAILURES = 20
 MAX_OUTPUTS = 20
@@ -107,16 +110,59 @@ class FlowRunWorkflow:
             for message in messages:
                 self._deliver(message)
             return
-        if len(messages) <= INLINE_FANOUT:
-            await asyncio.gather(*(self._run_path(index, message) for message in messages))
+        if len(messages) <= LEAF_MESSAGES:
+            size = _batch_size(len(messages), self._slots_total)
+            await asyncio.gather(*(self._run_batch(index, messages[i:i + size])
+                                   for i in range(0, len(messages), size)))
             return
         size = _branch_size(len(messages), self._slots_total)
-        chunks = [messages[i:i + size] for i in range(0, len(messages), size)]
-        await asyncio.gather(*(self._run_branch(index, chunk) for chunk in chunks))
+        await asyncio.gather(*(self._run_branch(index, messages[i:i + size]) for i in range(0, len(messages), size)))
+
+    async def _run_batch(self, index: int, batch: list[Message]) -> None:
+        """Carry a batch through steps[index:], one container per step for the whole batch.
+        Messages that rebound leave the batch for the one-message path and its backoff."""
+        steps = self._flow.all_steps
+        retries: list[asyncio.Task] = []
+        while batch and index < len(steps):
+            step = steps[index]
+            call = StepBatchCall(flow_id=self._flow.id, flow_version=self._flow.version,
+                                 execution_id=self._run.execution_id, step=step, messages=batch,
+                                 passthrough=self._flow.passthrough)
+            self._result.totals.step_runs += len(batch)
+            async with self._slots:
+                try:
+                    result = await execute_step_batch(call)
+                except ActivityError as error:
+                    for message in batch:
+                        self._record_failure(step, message, error)
+                    batch = []
+                    break
+            batch = []
+            for item in result.items:
+                if item.status == "rebound":
+                    retries.append(asyncio.create_task(self._run_path(index, item.message)))
+                    self._result.totals.step_runs -= 1  # counted again on the one-message path
+                elif item.status == "failed":
+                    self._record_failed(StepRecord(step_id=step.id, component=step.component,
+                                                   message_id=item.message.id, status="failed", error=item.error,
+                                                   error_type=item.error_type, input=item.input_body))
+                else:
+                    self._record(StepRecord(step_id=step.id, component=step.component, message_id=item.message.id,
+                                            status="ok", emitted=len(item.outputs), input=item.input_body,
+                                            output=item.outputs[0].body if len(item.outputs) == 1 else None))
+                    self._result.totals.filtered += not item.outputs
+                    batch.extend(item.outputs)
+            index += 1
+            if len(batch) > BATCH_SIZE:
+                await self._fan_out(index, batch)
+                batch = []
+        for message in batch:
+            self._deliver(message)
+        await asyncio.gather(*retries)
 
     async def _run_branch(self, index: int, messages: list[Message]) -> None:
         """A child FlowRun for a slice of a large fan-out; it takes one of this run's slots and runs
-        its messages one at a time, so the flow's concurrency cap holds across the whole tree."""
+        its batches one at a time, so the flow's concurrency cap holds across the whole tree."""
         self._branches += 1
         branch_id = f"{workflow.info().workflow_id}/b{self._branches}"
         branch = FlowRunInput(flow=self._flow, execution_id=self._run.execution_id, start_at=index,
@@ -159,6 +205,9 @@ class FlowRunWorkflow:
             error=str(cause), error_type=cause.type if isinstance(cause, ApplicationError) else type(cause).__name__,
             input=details.get("input", message.body) if isinstance(details, dict) else message.body,
         )
+        self._record_failed(record)
+
+    def _record_failed(self, record: StepRecord) -> None:
         self._result.totals.failed += 1
         self._record(record)
         if len(self._result.failures) < MAX_FAILURES:
@@ -173,8 +222,14 @@ def failed_branch_result(error: ChildWorkflowError) -> FlowRunResult | None:
     return None
 
 
-def _branch_size(count: int, concurrency: int) -> int:
-    """Enough branches to use every slot, few enough to stay within MAX_CHILDREN, and leaves
-    small enough (INLINE_FANOUT) to run inline."""
-    branches = min(MAX_CHILDREN, max(concurrency, -(-count // INLINE_FANOUT)))
+def _batch_size(count: int, slots: int) -> int:
+    """Spread a leaf's messages over every slot, at most BATCH_SIZE to a container."""
+    return max(1, min(BATCH_SIZE, -(-count // slots)))
+
+
+def _branch_size(count: int, slots: int) -> int:
+    """Branches in multiples of the slots (no idle tail), at most MAX_CHILDREN, each small
+    enough (LEAF_MESSAGES) to run as batches."""
+    rounds = -(-max(1, -(-count // LEAF_MESSAGES)) // slots)
+    branches = min(MAX_CHILDREN, rounds * slots)
     return -(-count // branches)

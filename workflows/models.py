@@ -32,6 +32,34 @@ class StepResult(BaseModel):
     duration_ms: float = 0.0
 
 
+class StepBatchCall(BaseModel):
+    """Run one step on many messages in one container (input of ``run_step_batch``)."""
+
+    flow_id: str
+    flow_version: int
+    execution_id: str
+    step: Step
+    messages: list[Message]
+    passthrough: bool = True
+
+
+class BatchItem(BaseModel):
+    """What became of one message of a batch. ``rebound`` ones go back to the one-message path,
+    where the step's rebound policy retries them with backoff."""
+
+    message: Message
+    status: Literal["ok", "failed", "rebound"]
+    outputs: list[Message] = Field(default_factory=list)
+    input_body: Any = None
+    error: str | None = None
+    error_type: str | None = None
+
+
+class StepBatchResult(BaseModel):
+    items: list[BatchItem]
+    duration_ms: float = 0.0
+
+
 class StepRecord(BaseModel):
     """One step run on one message, as the API and the workflow's query show it."""
 

@@ -7,7 +7,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from flows.model import Step
-    from workflows.models import StepCall, StepResult
+    from workflows.models import StepBatchCall, StepBatchResult, StepCall, StepResult
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=20)
 CONTAINER_OVERHEAD = timedelta(seconds=60)  # image start and removal, on top of the step's own timeout
@@ -18,6 +18,18 @@ async def execute_step(call: StepCall) -> StepResult:
     return await workflow.execute_activity(
         "run_step", call, result_type=StepResult, summary=step.label(),
         start_to_close_timeout=timedelta(seconds=step.timeout) + CONTAINER_OVERHEAD,
+        heartbeat_timeout=HEARTBEAT_TIMEOUT,
+        retry_policy=retry_policy(step),
+    )
+
+
+async def execute_step_batch(call: StepBatchCall) -> StepBatchResult:
+    """A batch gets the step's timeout once per message (the runner enforces it per message)."""
+    step = call.step
+    return await workflow.execute_activity(
+        "run_step_batch", call, result_type=StepBatchResult,
+        summary=f"{step.label()} ×{len(call.messages)}",
+        start_to_close_timeout=timedelta(seconds=step.timeout) * len(call.messages) + CONTAINER_OVERHEAD,
         heartbeat_timeout=HEARTBEAT_TIMEOUT,
         retry_policy=retry_policy(step),
     )
