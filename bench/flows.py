@@ -12,23 +12,23 @@ import asyncio
 import tempfile
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from temporalio import activity, workflow
 from temporalio.worker import Worker
 
 from api.app import create_app
 from api.settings import ApiSettings
 from bench.common import row
 from bench.dev_server import dev_server
+from bench.raw_temporal import ThreeNoops, noop
 from bench.step_runners import bare_docker_run
 from components.build import build_all
 from components.catalog import load_catalog
 from steps.runner import make_runner
 from worker.client import connect
 from worker.main import build_worker
+from workflows.models import FlowRunResult
 
 FLOW = {
     "id": "bench-three",
@@ -39,20 +39,6 @@ FLOW = {
         {"id": "double", "component": "code", "function": "run", "config": {"code": "return {'n': msg['body']['n'] * 2}"}},
     ],
 }
-
-
-@activity.defn(name="bench_noop")
-async def noop(value: int) -> int:
-    return value
-
-
-@workflow.defn(name="BenchThreeNoops")
-class ThreeNoops:
-    @workflow.run
-    async def run(self, value: int) -> int:
-        for _ in range(3):
-            value = await workflow.execute_activity("bench_noop", value, start_to_close_timeout=timedelta(seconds=30))
-        return value
 
 
 async def flow_latency(settings: ApiSettings, runner_kind: str, repeat: int) -> list[float]:
@@ -68,7 +54,7 @@ async def flow_latency(settings: ApiSettings, runner_kind: str, repeat: int) -> 
                 started = time.perf_counter()
                 answer = await api.post(f"/hooks/{FLOW['id']}", json={"n": index})
                 assert answer.status_code == 202, answer.text
-                result = await client.get_workflow_handle(answer.json()["workflowId"]).result()
+                result = await client.get_workflow_handle(answer.json()["workflowId"], result_type=FlowRunResult).result()
                 assert result.outputs == [{"n": index * 2}], result
                 if index:  # the first run warms caches
                     samples.append((time.perf_counter() - started) * 1000)

@@ -1,6 +1,8 @@
 """Polling flows on a real Temporal dev server, real containers and a loopback HTTP source."""
 
 import asyncio
+import os
+import signal
 import threading
 import time
 import uuid
@@ -200,3 +202,29 @@ async def test_ten_thousand_records_in_one_poll_under_the_concurrency_cap(client
     assert source.max_in_flight <= 8
     again = await run_now(handle)
     assert again.last_poll.records == 0  # the next poll does not fetch them again
+
+
+async def test_worker_killed_in_the_middle_of_a_poll(client, settings, component_images, source, tmp_path):
+    """kill -9 while the trigger is fetching; a new worker runs the poll again from the same
+    snapshot: every record is delivered exactly once and the snapshot advances once."""
+    from tests.test_flows_e2e import start_worker_process, stop_process
+
+    queue = f"poll-kill-{uuid.uuid4().hex[:8]}"
+    worker_settings = settings.model_copy(update={"task_queue": queue})
+    source.add(5)
+    source.fetch_delay = 3.0
+    worker = start_worker_process(worker_settings, queue, tmp_path / "worker1.log")
+    try:
+        handle = await start_poller(client, queue, polling_flow(component_images, source.url, "poll-survivor"))
+        assert await asyncio.to_thread(source.fetch_started.wait, 120), "the poll never reached the source"
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+        source.fetch_delay = 0.0
+        worker = start_worker_process(worker_settings, queue, tmp_path / "worker2.log")
+        status = await wait_for_polls(handle, 1, timeout=180)
+        source.add(2)
+        status = await run_now(handle)
+    finally:
+        stop_process(worker)
+    assert sorted(source.delivered) == [1, 2, 3, 4, 5, 6, 7]
+    assert status.polls == 2 and status.snapshot["since"] == source.records[-1]["updated_at"]
