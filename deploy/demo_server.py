@@ -10,7 +10,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
-from fastapi import FastAPI, Query
+from fastapi import Body, FastAPI, Query
 
 TIERS = {"acme": "gold", "globex": "silver"}
 
@@ -26,7 +26,7 @@ def create_demo_app() -> FastAPI:
         return {"customer": customer, "tier": TIERS.get(customer.lower(), "bronze")}
 
     @app.post("/sink")
-    def sink(item: Any = None) -> dict[str, Any]:
+    def sink(item: Any = Body(default=None)) -> dict[str, Any]:
         with lock:
             delivered.append(item)
             return {"received": len(delivered)}

@@ -293,3 +293,48 @@ async def test_temporal_down_is_503(settings: ApiSettings, tmp_path: Path) -> No
         assert answer.status_code == 503 and "not reachable" in answer.json()["error"]
         health = await http.get("/healthz")
         assert health.status_code == 503 and health.json()["db"] == "ok"
+
+
+# --- polling flows ------------------------------------------------------------------------------
+
+async def test_polling_flow_lifecycle_and_snapshot(api: httpx.AsyncClient) -> None:
+    from tests.loopback import LoopbackServer
+
+    rows = [{"id": 1, "updated_at": "2026-03-01T00:00:00Z"}, {"id": 2, "updated_at": "2026-03-02T00:00:00Z"}]
+    with LoopbackServer({"/rows": lambda *_: (200, rows)}) as source:
+        flow = {**POLLING_FLOW, "id": "api-poller", "name": "API poller",
+                "trigger": {**POLLING_FLOW["trigger"], "config": {"url": f"{source.url}/rows"}}}
+        assert (await api.put("/flows/api-poller", json=flow)).status_code == 201
+
+        assert (await api.get("/flows/api-poller/polling")).status_code == 409  # not started yet
+        started = await api.post("/flows/api-poller/start")
+        assert started.status_code == 200, started.text
+        assert started.json()["state"] == "running"
+
+        status = await _polls_done(api, "api-poller", 1)
+        assert status["snapshot"]["since"] == "2026-03-02T00:00:00Z"
+        assert (await api.get("/flows/api-poller/snapshot")).json()["since"] == "2026-03-02T00:00:00Z"
+
+        assert (await api.post("/flows/api-poller/pause")).json()["state"] == "paused"
+        assert (await api.put("/flows/api-poller/snapshot", json={"since": "2026-03-01T12:00:00Z"})).status_code == 200
+        assert (await api.post("/flows/api-poller/run-now")).status_code == 200
+        status = await _polls_done(api, "api-poller", 2)
+        assert status["last_poll"]["records"] == 1  # only the record after the reset timestamp
+
+        stopped = await api.post("/flows/api-poller/stop")
+        assert stopped.json()["state"] == "stopped"
+        refused = await api.post("/flows/api-poller/run-now")
+        assert refused.status_code == 409 and "stopped" in refused.json()["error"]
+
+    webhook = await api.post("/flows/orders/start")
+    assert webhook.status_code == 409 and "/hooks/orders" in webhook.json()["error"]
+
+
+async def _polls_done(api: httpx.AsyncClient, flow_id: str, polls: int) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + RUN_TIMEOUT
+    while True:
+        status = (await api.get(f"/flows/{flow_id}/polling")).json()
+        if status["polls"] >= polls and not status["polling_now"]:
+            return status
+        assert asyncio.get_running_loop().time() < deadline, status
+        await asyncio.sleep(0.2)

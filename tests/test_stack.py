@@ -1,0 +1,67 @@
+"""The README's first command, end to end: the local stack starts, the example flow runs in
+containers, the demo sink receives the result, and Ctrl-C (SIGTERM) stops every process."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from tests.conftest import REPO_ROOT, free_port
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def post_json(url: str, body) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def test_local_stack_runs_the_example_flow(tmp_path, component_images):
+    ports = {name: free_port() for name in ("temporal", "ui", "api", "demo")}
+    command = [sys.executable, "-m", "deploy.stack", "--state-dir", str(tmp_path), "--temporal-port",
+               str(ports["temporal"]), "--ui-port", str(ports["ui"]), "--api-port", str(ports["api"]),
+               "--demo-port", str(ports["demo"])]
+    log = open(tmp_path / "stack.log", "w+")
+    stack = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while "Ctrl-C stops everything" not in (tmp_path / "stack.log").read_text():
+            assert stack.poll() is None, (tmp_path / "stack.log").read_text()
+            assert time.monotonic() < deadline, "the stack did not come up"
+            time.sleep(0.5)
+        api = f"http://127.0.0.1:{ports['api']}"
+        started = post_json(f"{api}/hooks/orders", {"customer": "globex", "total": 7})
+        status = {}
+        while time.monotonic() < deadline:
+            status = get_json(f"{api}/executions/{started['workflowId']}")
+            if status["status"] != "RUNNING":
+                break
+            time.sleep(0.5)
+        assert status["status"] == "COMPLETED", status
+        sink = get_json(f"http://127.0.0.1:{ports['demo']}/sink")
+        assert {"customer": "globex", "total": 7, "tier": "silver"} in sink["items"]
+        pids = [int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")]
+        assert len(pids) == 4
+    finally:
+        stack.send_signal(signal.SIGTERM)
+        stack.wait(60)
+        log.close()
+    for pid in pids:
+        assert not _alive(pid), f"pid {pid} survived the stack"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split()[2] != "Z"
