@@ -155,6 +155,38 @@ async def test_worker_killed_mid_flow_resumes_without_rerunning_finished_steps(c
     assert 1 <= paths.count("/b") <= 2  # only the step in flight may run again
 
 
+async def test_worker_stopped_with_sigterm_finishes_the_step_in_flight(client, settings, component_images, tmp_path):
+    """SIGTERM drains: the running step finishes and reports; the next worker goes on from there."""
+    import asyncio
+
+    queue = f"term-{uuid.uuid4().hex[:8]}"
+    b_started = threading.Event()
+
+    def slow(*_):
+        b_started.set()
+        time.sleep(2)
+        return 200, {"step": "b"}
+
+    with LoopbackServer({"/a": lambda *_: (200, {}), "/b": slow, "/c": lambda *_: (200, {})}) as server:
+        flow = make_flow(component_images, [
+            {"id": name, "component": "http-request", "function": "request", "network": True,
+             "config": {"url": f"{server.url}/{name}"}} for name in ("a", "b", "c")
+        ], flow_id="drained")
+        worker = start_worker_process(settings, queue, tmp_path / "worker1.log")
+        try:
+            run = asyncio.create_task(run_flow(client, queue, flow, {}))
+            assert await asyncio.to_thread(b_started.wait, 120), "step b never started"
+            worker.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(worker.wait, 60) == 0
+            worker = start_worker_process(settings, queue, tmp_path / "worker2.log")
+            _, result = await asyncio.wait_for(run, 120)
+        finally:
+            stop_process(worker)
+        paths = [path for _, path, _ in server.received]
+    assert result.status == "completed"
+    assert paths == ["/a", "/b", "/c"]  # nothing ran twice: the drained worker finished 'b'
+
+
 def start_worker_process(settings: PlatformSettings, queue: str, log_path) -> subprocess.Popen:
     env = {**os.environ, "CONFLUX_TEMPORAL_ADDRESS": settings.temporal_address, "CONFLUX_TASK_QUEUE": queue,
            "CONFLUX_BLOB_DIR": str(settings.blob_dir), "CONFLUX_RUNNER": "docker", "PYTHONPATH": str(REPO_ROOT)}
