@@ -1,5 +1,6 @@
 """Ordinary flows end to end: real Temporal dev server, real Docker containers per step."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -7,6 +8,7 @@ import sys
 import threading
 import time
 import uuid
+from typing import Callable
 
 import pytest
 from temporalio.client import Client
@@ -124,7 +126,33 @@ async def test_error_step_fails_the_run_with_its_input(client, settings, docker_
 async def test_worker_killed_mid_flow_resumes_without_rerunning_finished_steps(client, settings, component_images,
                                                                            tmp_path):
     """kill -9 while step 'b' is in flight; a new worker finishes the run. 'a' ran once, 'c' once."""
-    queue = f"kill-{uuid.uuid4().hex[:8]}"
+    def kill(worker: subprocess.Popen) -> None:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+    result, paths = await interrupt_worker_in_step_b(client, settings, component_images, tmp_path, "survivor", kill)
+    assert result.status == "completed", result
+    assert paths.count("/a") == 1 and paths.count("/c") == 1
+    assert 1 <= paths.count("/b") <= 2  # only the step in flight may run again
+
+
+async def test_worker_stopped_with_sigterm_finishes_the_step_in_flight(client, settings, component_images, tmp_path):
+    """SIGTERM drains: the running step finishes and reports; the next worker goes on from there."""
+    def terminate(worker: subprocess.Popen) -> None:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0
+
+    result, paths = await interrupt_worker_in_step_b(client, settings, component_images, tmp_path, "drained",
+                                                     terminate)
+    assert result.status == "completed"
+    assert paths == ["/a", "/b", "/c"]  # nothing ran twice: the drained worker finished 'b'
+
+
+async def interrupt_worker_in_step_b(client, settings, catalog, tmp_path, flow_id: str,
+                                     interrupt: Callable[[subprocess.Popen], None]):
+    """Run a -> b -> c (HTTP calls to a loopback server, b slow) on a worker process, ``interrupt``
+    it while b is in flight, start another, and return the result and the paths the server saw."""
+    queue = f"{flow_id}-{uuid.uuid4().hex[:8]}"
     b_started = threading.Event()
 
     def slow(*_):
@@ -134,57 +162,20 @@ async def test_worker_killed_mid_flow_resumes_without_rerunning_finished_steps(c
 
     with LoopbackServer({"/a": lambda *_: (200, {"step": "a"}), "/b": slow,
                          "/c": lambda *_: (200, {"step": "c"})}) as server:
-        flow = make_flow(component_images, [
+        flow = make_flow(catalog, [
             {"id": name, "component": "http-request", "function": "request", "network": True,
              "config": {"url": f"{server.url}/{name}"}} for name in ("a", "b", "c")
-        ], flow_id="survivor")
+        ], flow_id=flow_id)
         worker = start_worker_process(settings, queue, tmp_path / "worker1.log")
         try:
-            import asyncio
             run = asyncio.create_task(run_flow(client, queue, flow, {}))
             assert await asyncio.to_thread(b_started.wait, 120), "step b never started"
-            os.kill(worker.pid, signal.SIGKILL)
-            worker.wait()
+            await asyncio.to_thread(interrupt, worker)
             worker = start_worker_process(settings, queue, tmp_path / "worker2.log")
             _, result = await asyncio.wait_for(run, 180)
         finally:
             stop_process(worker)
-        paths = [path for _, path, _ in server.received]
-    assert result.status == "completed", result
-    assert paths.count("/a") == 1 and paths.count("/c") == 1
-    assert 1 <= paths.count("/b") <= 2  # only the step in flight may run again
-
-
-async def test_worker_stopped_with_sigterm_finishes_the_step_in_flight(client, settings, component_images, tmp_path):
-    """SIGTERM drains: the running step finishes and reports; the next worker goes on from there."""
-    import asyncio
-
-    queue = f"term-{uuid.uuid4().hex[:8]}"
-    b_started = threading.Event()
-
-    def slow(*_):
-        b_started.set()
-        time.sleep(2)
-        return 200, {"step": "b"}
-
-    with LoopbackServer({"/a": lambda *_: (200, {}), "/b": slow, "/c": lambda *_: (200, {})}) as server:
-        flow = make_flow(component_images, [
-            {"id": name, "component": "http-request", "function": "request", "network": True,
-             "config": {"url": f"{server.url}/{name}"}} for name in ("a", "b", "c")
-        ], flow_id="drained")
-        worker = start_worker_process(settings, queue, tmp_path / "worker1.log")
-        try:
-            run = asyncio.create_task(run_flow(client, queue, flow, {}))
-            assert await asyncio.to_thread(b_started.wait, 120), "step b never started"
-            worker.send_signal(signal.SIGTERM)
-            assert await asyncio.to_thread(worker.wait, 60) == 0
-            worker = start_worker_process(settings, queue, tmp_path / "worker2.log")
-            _, result = await asyncio.wait_for(run, 120)
-        finally:
-            stop_process(worker)
-        paths = [path for _, path, _ in server.received]
-    assert result.status == "completed"
-    assert paths == ["/a", "/b", "/c"]  # nothing ran twice: the drained worker finished 'b'
+        return result, [path for _, path, _ in server.received]
 
 
 def start_worker_process(settings: PlatformSettings, queue: str, log_path) -> subprocess.Popen:
