@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from api.bodies import parse_json, read_body
-from api.flows import load_flow
+from api.flow_lookup import load_flow
 from api.run_status import ExecutionStatus, execution_status
 from api.runs import links, message_id, start_run
 from api.services import Services, services

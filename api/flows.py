@@ -14,6 +14,8 @@ from pydantic.alias_generators import to_camel
 
 from api.bodies import parse_json, read_body
 from api.errors import ApiError
+from api.flow_lookup import load_flow, unknown_flow
+from api.polling import publish_to_poller
 from api.services import Services, services
 from api.store import FlowExists, SaveOutcome, StoredFlow
 from flows.model import Flow
@@ -80,9 +82,7 @@ async def put_flow(flow_id: str, request: Request, response: Response,
     flow = await _definition(request, app, flow_id)
     outcome = await asyncio.to_thread(app.store.save, flow)
     if outcome.changed and not outcome.created:
-        from api.polling import publish_to_poller  # a polling flow's running poller takes the new version
-
-        await publish_to_poller(app, outcome.stored.flow)
+        await publish_to_poller(app, outcome.stored.flow)  # a running poller takes the new version
     if outcome.created:
         response.status_code = 201
         response.headers["Location"] = f"/flows/{flow.id}"
@@ -110,23 +110,6 @@ async def flow_versions(flow_id: str, app: Services = Depends(services)) -> Flow
         raise unknown_flow(flow_id)
     return FlowVersions(id=flow_id, versions=[
         FlowVersion(version=s.version, name=s.flow.name, revision=s.revision, created_at=s.created_at) for s in stored])
-
-
-async def load_flow(app: Services, flow_id: str, version: int | None = None) -> StoredFlow:
-    """The latest (or the given) version; ApiError 404 when there is none."""
-    if version is None:
-        stored = await asyncio.to_thread(app.store.latest, flow_id)
-    else:
-        stored = await asyncio.to_thread(app.store.get, flow_id, version)
-    if stored is None and version is not None and await asyncio.to_thread(app.store.latest, flow_id):
-        raise ApiError(404, f"flow '{flow_id}' has no version {version}; GET /flows/{flow_id}/versions lists them")
-    if stored is None:
-        raise unknown_flow(flow_id)
-    return stored
-
-
-def unknown_flow(flow_id: str) -> ApiError:
-    return ApiError(404, f"there is no flow '{flow_id}'; GET /flows lists the flows, POST /flows creates one")
 
 
 async def _definition(request: Request, app: Services, path_id: str | None = None) -> Flow:

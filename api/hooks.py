@@ -11,7 +11,7 @@ from pydantic.alias_generators import to_camel
 
 from api.bodies import multi_dict, parse_webhook_body, read_body
 from api.errors import ApiError
-from api.flows import load_flow
+from api.flow_lookup import load_flow
 from api.runs import message_id, start_run
 from api.services import Services, services
 from flows.model import Flow

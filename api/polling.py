@@ -12,7 +12,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
-from api.flows import load_flow
+from api.flow_lookup import load_flow
 from api.services import Services, services
 from flows.model import Flow
 from workflows.models import PollingControl, PollingInput, PollingStatus

@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 from api.app import create_app
 from api.settings import ApiSettings
 from bench.common import row
-from bench.dev_server import dev_server
+from deploy.temporal_server import dev_server
 from bench.raw_temporal import ThreeNoops, noop
 from bench.step_runners import bare_docker_run
 from components.build import build_all

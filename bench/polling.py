@@ -15,7 +15,7 @@ from pathlib import Path
 
 from temporalio.worker import Worker
 
-from bench.dev_server import dev_server
+from deploy.temporal_server import dev_server
 from bench.raw_temporal import RawFanOut, noop
 from components.build import build_all
 from components.catalog import load_catalog

@@ -17,20 +17,11 @@ class Service:
     pid_path: Path
 
     def stop(self, timeout: float = 20.0) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout)
         self.pid_path.unlink(missing_ok=True)
 
     def tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return ""
+        return _tail(self.log_path, lines)
 
 
 def start_service(name: str, command: list[str], run_dir: Path, env: dict[str, str]) -> Service:
@@ -62,6 +53,23 @@ def stop_stale(pid_path: Path) -> None:
     pid_path.unlink(missing_ok=True)
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.3):
@@ -70,13 +78,25 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def wait_for_port(service: Service, port: int, timeout: float) -> None:
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen, name: str, log_path: Path | None = None) -> None:
+    """Until ``port`` opens; a process that exits first, or a timeout, raises with where to look."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            raise RuntimeError(f"{service.name} exited with code {service.process.returncode}; "
-                               f"its log ({service.log_path}) ends:\n{service.tail()}")
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode} before opening port {port}"
+                               + (f"; its log ({log_path}) ends:\n{_tail(log_path)}" if log_path else ""))
         if port_open(port):
             return
-        time.sleep(0.2)
-    raise RuntimeError(f"{service.name} did not open port {port} within {timeout:g}s; log: {service.log_path}")
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not open port {port} within {timeout:g}s" + (f"; log: {log_path}" if log_path else ""))
+
+
+def wait_for_service(service: Service, port: int, timeout: float) -> None:
+    wait_for_port(port, timeout, service.process, service.name, service.log_path)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""

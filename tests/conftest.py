@@ -5,58 +5,22 @@ Docker tests are skipped with the reason.
 """
 
 import os
-import socket
-import subprocess
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from deploy.temporal_server import start_dev_command
+from deploy.temporal_server import dev_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before port {port} opened")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"port {port} did not open within {timeout}s")
-
-
 @pytest.fixture(scope="session")
 def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A headless `temporal server start-dev` with Conflux's search attributes, stopped by pid."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("temporal") / "server.log"
-    with open(log, "wb") as out:
-        command = start_dev_command(port, http_port=free_port(), metrics_port=free_port())
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port, 60, process)
-        time.sleep(0.5)  # the frontend accepts connections a moment before the namespace is ready
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with dev_server(tmp_path_factory.mktemp("temporal") / "server.log") as address:
+        yield address
 
 
 @pytest.fixture(scope="session")

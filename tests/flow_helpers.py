@@ -1,14 +1,20 @@
-"""Helpers for the end-to-end flow tests: define a flow, start it, wait for its result."""
+"""Helpers for the end-to-end flow tests: define a flow, start it, wait for its result, run a
+worker as a process of its own."""
 
+import os
+import subprocess
+import sys
 import uuid
 from typing import Any
 
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
-from flows.validation import parse_flow
 from flows.model import Flow
+from flows.validation import parse_flow
 from steps.protocol import Message
+from tests.conftest import REPO_ROOT
+from worker.settings import PlatformSettings
 from workflows.flow_run import FlowRunWorkflow
 from workflows.models import FlowRunInput, FlowRunResult
 from workflows.search import flow_search_attributes
@@ -36,3 +42,12 @@ async def run_flow(client: Client, task_queue: str, flow: Flow, body: Any) -> tu
         cause = failure.cause
         assert isinstance(cause, ApplicationError) and cause.type == "FlowRunFailed", failure
         return workflow_id, FlowRunResult.model_validate(cause.details[0])
+
+
+def start_worker_process(settings: PlatformSettings, queue: str, log_path) -> subprocess.Popen:
+    """``python -m worker`` as its own process, so a test can kill it."""
+    env = {**os.environ, "CONFLUX_TEMPORAL_ADDRESS": settings.temporal_address, "CONFLUX_TASK_QUEUE": queue,
+           "CONFLUX_BLOB_DIR": str(settings.blob_dir), "CONFLUX_RUNNER": "docker", "PYTHONPATH": str(REPO_ROOT)}
+    with open(log_path, "wb") as log:
+        return subprocess.Popen([sys.executable, "-m", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=REPO_ROOT)

@@ -4,7 +4,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -13,10 +12,9 @@ from typing import Callable
 import pytest
 from temporalio.client import Client
 
-from components.catalog import load_catalog
 from steps.runner import make_runner
-from tests.conftest import REPO_ROOT
-from tests.flow_helpers import make_flow, run_flow
+from deploy.processes import stop_process
+from tests.flow_helpers import make_flow, run_flow, start_worker_process
 from tests.loopback import LoopbackServer
 from worker.client import connect
 from worker.main import build_worker
@@ -176,21 +174,3 @@ async def interrupt_worker_in_step_b(client, settings, catalog, tmp_path, flow_i
         finally:
             stop_process(worker)
         return result, [path for _, path, _ in server.received]
-
-
-def start_worker_process(settings: PlatformSettings, queue: str, log_path) -> subprocess.Popen:
-    env = {**os.environ, "CONFLUX_TEMPORAL_ADDRESS": settings.temporal_address, "CONFLUX_TASK_QUEUE": queue,
-           "CONFLUX_BLOB_DIR": str(settings.blob_dir), "CONFLUX_RUNNER": "docker", "PYTHONPATH": str(REPO_ROOT)}
-    with open(log_path, "wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=REPO_ROOT)
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

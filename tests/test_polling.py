@@ -6,13 +6,15 @@ import signal
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from flows.validation import parse_flow
 from steps.runner import make_runner
+from deploy.processes import stop_process
+from tests.flow_helpers import start_worker_process
 from tests.loopback import LoopbackServer
 from worker.client import connect
 from worker.main import build_worker
@@ -207,8 +209,6 @@ async def test_ten_thousand_records_in_one_poll_under_the_concurrency_cap(client
 async def test_worker_killed_in_the_middle_of_a_poll(client, settings, component_images, source, tmp_path):
     """kill -9 while the trigger is fetching; a new worker runs the poll again from the same
     snapshot: every record is delivered exactly once and the snapshot advances once."""
-    from tests.test_flows_e2e import start_worker_process, stop_process
-
     queue = f"poll-kill-{uuid.uuid4().hex[:8]}"
     worker_settings = settings.model_copy(update={"task_queue": queue})
     source.add(5)

@@ -9,7 +9,8 @@ import sys
 import time
 import urllib.request
 
-from tests.conftest import REPO_ROOT, free_port
+from deploy.processes import free_port
+from tests.conftest import REPO_ROOT
 
 
 def get_json(url: str):

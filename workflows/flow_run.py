@@ -13,7 +13,7 @@ from temporalio.common import SearchAttributePair
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from flows.model import Flow, Step
+    from flows.model import Step
     from steps.protocol import Message
     from workflows.models import FlowRunInput, FlowRunResult, StepBatchCall, StepCall, StepRecord, StepResult
     from workflows.search import FAILED_STEP
