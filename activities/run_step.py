@@ -73,7 +73,7 @@ class StepActivities:
         try:
             outcomes = await self.runner.run_once(self._spec(step, call), requests, step.timeout) if requests else []
         except StepFailure as failure:
-            raise _step_failure(failure, step, call.messages[0]) from None
+            raise _step_failure(failure, step, None) from None
         finally:
             heartbeat.cancel()
         for outcome in outcomes:
@@ -141,7 +141,9 @@ def _raise_for_outcome(outcome: RequestOutcome, step: Step, message: Message) ->
                                type="Rebound", next_retry_delay=_seconds(delay))
 
 
-def _step_failure(failure: StepFailure, step: Step, message: Message) -> ApplicationError:
+def _step_failure(failure: StepFailure, step: Step, message: Message | None) -> ApplicationError:
+    """A container failure; ``message`` is None for a batch, whose every message failed with it
+    (the workflow records each with its own input)."""
     attempt = activity.info().attempt
     final = not failure.retryable or attempt >= step.retry.max_attempts
     text = f"step '{step.id}' ({step.component}/{step.function}): {failure}"
@@ -149,7 +151,10 @@ def _step_failure(failure: StepFailure, step: Step, message: Message) -> Applica
         text += f" (attempt {attempt} of {step.retry.max_attempts}: giving up)"
     next_delay = None if final else _seconds(min(step.retry.initial_interval * step.retry.backoff ** (attempt - 1),
                                                  step.retry.max_interval))
-    return ApplicationError(text, _failure_details(step, message, {"detail": failure.detail}),
+    details = {"detail": failure.detail}
+    if message is not None:
+        details = _failure_details(step, message, details)
+    return ApplicationError(text, details,
                             type=type(failure).__name__, non_retryable=final, next_retry_delay=next_delay)
 
 

@@ -174,3 +174,16 @@ async def interrupt_worker_in_step_b(client, settings, catalog, tmp_path, flow_i
         finally:
             stop_process(worker)
         return result, [path for _, path, _ in server.received]
+
+
+async def test_a_batch_whose_container_crashes_records_each_message_with_its_own_input(
+        client, settings, docker_worker, component_images):
+    flow = make_flow(component_images, [
+        {"id": "split", "component": "splitter", "function": "split", "config": {"path": "body.items"}},
+        {"id": "die", "component": "code", "function": "run", "retry": {"max_attempts": 1},
+         "config": {"code": "import os\nos._exit(7)"}},
+    ], flow_id="crashing-batch", concurrency=1)
+    _, result = await run_flow(client, settings.task_queue, flow, {"items": [{"n": 1}, {"n": 2}]})
+    assert result.status == "failed" and result.totals.failed == 2
+    assert sorted(f.input["n"] for f in result.failures) == [1, 2]
+    assert all(f.error_type == "ContainerCrashed" and "exit code 7" in f.error for f in result.failures)
