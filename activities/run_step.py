@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from components.catalog import ComponentInfo
+from catalog.components import ComponentInfo
 from flows.mapping import MappingError, apply_mapping
 from flows.model import Step
 from steps.errors import StepFailure

@@ -3,12 +3,12 @@
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import executions, flows, health, hooks, polling
+from api.routes import definitions, executions, health, pollers, webhooks
 from api.errors import install_error_handlers
 from api.services import Services
 from api.settings import ApiSettings
 from api.store import FlowStore
-from components.catalog import load_catalog
+from catalog.components import load_catalog
 
 DESCRIPTION = ("Conflux: integration flows on Temporal. Define flows, send them messages by webhook or "
                "POST, and follow every run step by step. See docs/api.md.")
@@ -21,6 +21,6 @@ def create_app(settings: ApiSettings | None = None, client: Client | None = None
     app = FastAPI(title="Conflux API", version="0.1.0", description=DESCRIPTION)
     app.state.services = Services(settings, FlowStore(settings.db_path), load_catalog(settings.component_dirs), client)
     install_error_handlers(app)
-    for module in (flows, polling, executions, hooks, health):
+    for module in (definitions, pollers, executions, webhooks, health):
         app.include_router(module.router)
     return app

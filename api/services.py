@@ -13,8 +13,8 @@ from temporalio.client import Client
 from api.errors import TemporalUnavailable
 from api.settings import ApiSettings
 from api.store import FlowStore
-from components.catalog import ComponentInfo
-from worker.client import connect
+from catalog.components import ComponentInfo
+from conflux.temporal import connect
 
 
 class Services:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from worker.settings import REPO_ROOT, PlatformSettings
+from conflux.settings import REPO_ROOT, PlatformSettings
 
 MIB = 1024 * 1024
 

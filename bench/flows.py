@@ -23,10 +23,10 @@ from bench.common import row
 from deploy.temporal_server import dev_server
 from bench.raw_temporal import ThreeNoops, noop
 from bench.step_runners import bare_docker_run
-from components.build import build_all
-from components.catalog import load_catalog
+from catalog.build import build_all
+from catalog.components import load_catalog
 from steps.runner import make_runner
-from worker.client import connect
+from conflux.temporal import connect
 from worker.main import build_worker
 from workflows.models import FlowRunResult
 

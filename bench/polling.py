@@ -17,16 +17,16 @@ from temporalio.worker import Worker
 
 from deploy.temporal_server import dev_server
 from bench.raw_temporal import RawFanOut, noop
-from components.build import build_all
-from components.catalog import load_catalog
+from catalog.build import build_all
+from catalog.components import load_catalog
 from flows.validation import parse_flow
 from steps.runner import make_runner
 from tests.loopback import LoopbackServer
-from worker.client import connect
+from conflux.temporal import connect
 from worker.main import build_worker
-from worker.settings import PlatformSettings
+from conflux.settings import PlatformSettings
 from workflows.models import PollingInput
-from workflows.polling import PollingFlowWorkflow
+from workflows.polling_flow import PollingFlowWorkflow
 
 
 def records(count: int) -> list[dict]:

@@ -12,8 +12,8 @@ import asyncio
 import json
 
 from bench.common import side_by_side, timed
-from components.build import build_all
-from components.catalog import load_catalog
+from catalog.build import build_all
+from catalog.components import load_catalog
 from steps.protocol import Message, StepRequest
 from steps.runner import make_runner
 from steps.spec import ContainerSpec

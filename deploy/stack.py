@@ -90,7 +90,7 @@ def choose_runner(requested: str) -> str:
     if requested == "process" or (requested == "auto" and docker_client() is None):
         print("steps run as local processes (no Docker engine answers; deploy/ensure_docker.sh installs one)")
         return "process"
-    from components.build import build_all
+    from catalog.build import build_all
 
     print("component images:")
     build_all(report=lambda line: print("  " + line))

@@ -18,7 +18,7 @@ trap stop_started_docker EXIT
 docker info >/dev/null 2>&1 || docker_was_down=1
 if bash deploy/ensure_docker.sh; then
     [[ -n "${docker_was_down:-}" ]] && started_docker="$(cat var/dockerd.pid 2>/dev/null || true)"
-    python -m components.build
+    python -m catalog.build
 elif [[ "${CI:-}" == "true" ]]; then
     echo "test.sh: no Docker engine in CI: failing (Docker tests are never skipped in CI)" >&2
     exit 1

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from components.catalog import ComponentInfo
+from catalog.components import ComponentInfo
 from flows.model import Flow
 from flows.validation import FlowInvalid, Problem, parse_flow
 

@@ -4,7 +4,7 @@ from typing import Any, Mapping as TypingMapping
 
 from pydantic import BaseModel, ValidationError
 
-from components.catalog import ComponentInfo
+from catalog.components import ComponentInfo
 from flows.mapping import mapping_errors
 from flows.model import Flow, Step
 

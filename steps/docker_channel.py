@@ -125,7 +125,7 @@ def _create(client: docker.DockerClient, spec: ContainerSpec) -> Container:
         created = api.create_container_from_config(config)
     except docker.errors.ImageNotFound:
         raise ImageNotFound(f"image {spec.image} does not exist on this Docker engine; build it with "
-                            "`python -m components.build` (or check the step's component reference)") from None
+                            "`python -m catalog.build` (or check the step's component reference)") from None
     except docker.errors.DockerException as exc:
         raise RunnerUnavailable(f"Docker could not create a container for {spec.describe()}: {exc}") from None
     return client.containers.prepare_model({"Id": created["Id"]})

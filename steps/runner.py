@@ -4,6 +4,7 @@
 session for long-lived containers (real-time flows), fed batch after batch.
 """
 
+import asyncio
 import logging
 import os
 from abc import ABC, abstractmethod
@@ -11,6 +12,7 @@ from typing import Literal
 
 from steps.channel import Channel
 from steps.docker_channel import DockerChannel, docker_client
+from steps.docker_housekeeping import remove_leftover_containers
 from steps.errors import RunnerUnavailable
 from steps.process_channel import ProcessChannel
 from steps.protocol import DEFAULT_MAX_LINE_BYTES, RequestOutcome, StepRequest
@@ -30,6 +32,10 @@ class StepRunner(ABC):
 
     @abstractmethod
     async def _start(self, spec: ContainerSpec) -> Channel: ...
+
+    async def remove_leftovers(self) -> int:
+        """Remove what an earlier worker killed with -9 left behind; how many were removed."""
+        return 0
 
     async def open(self, spec: ContainerSpec, ready_timeout: float = READY_TIMEOUT) -> StepSession:
         """Start a container and wait until its runtime is ready for requests."""
@@ -62,6 +68,9 @@ class DockerRunner(StepRunner):
 
     async def _start(self, spec: ContainerSpec) -> Channel:
         return await DockerChannel.start(self.client, spec, self.max_line_bytes)
+
+    async def remove_leftovers(self) -> int:
+        return await asyncio.to_thread(remove_leftover_containers, self.client)
 
 
 class ProcessRunner(StepRunner):

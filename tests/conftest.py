@@ -40,8 +40,8 @@ def docker_engine():
 @pytest.fixture(scope="session")
 def component_images(docker_engine) -> dict:
     """Every built-in component image, built if missing; name -> ComponentInfo."""
-    from components.build import build_all
-    from components.catalog import load_catalog
+    from catalog.build import build_all
+    from catalog.components import load_catalog
 
     build_all()
     return load_catalog()
@@ -53,7 +53,7 @@ PROBE_DIR = REPO_ROOT / "tests" / "components" / "probe"
 @pytest.fixture(scope="session")
 def probe_image(docker_engine) -> str:
     """The test component with one action per wire behaviour (tests/components/probe)."""
-    from components.build import build_all
+    from catalog.build import build_all
 
     [result] = build_all(component_dirs=[PROBE_DIR], only=["probe"], report=None)
     return result.image
@@ -61,7 +61,7 @@ def probe_image(docker_engine) -> str:
 
 @pytest.fixture(scope="session")
 def catalog_with_probe() -> dict:
-    from components.catalog import load_catalog
+    from catalog.components import load_catalog
 
     return load_catalog([PROBE_DIR])
 

@@ -14,7 +14,7 @@ from flows.model import Flow
 from flows.validation import parse_flow
 from steps.protocol import Message
 from tests.conftest import REPO_ROOT
-from worker.settings import PlatformSettings
+from conflux.settings import PlatformSettings
 from workflows.flow_run import FlowRunWorkflow
 from workflows.models import FlowRunInput, FlowRunResult
 from workflows.search import flow_search_attributes

@@ -14,9 +14,9 @@ import pytest
 
 from api.app import create_app
 from api.settings import ApiSettings
-from components.catalog import load_catalog
+from catalog.components import load_catalog
 from steps.runner import make_runner
-from worker.client import connect
+from conflux.temporal import connect
 from worker.main import build_worker
 
 pytestmark = pytest.mark.temporal

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from components.catalog import BUILTIN_DIR, CatalogError, load_catalog, load_component
+from catalog.components import BUILTIN_DIR, CatalogError, load_catalog, load_component
 
 REPO = Path(__file__).resolve().parents[1]
 GREETER = REPO / "examples" / "components" / "greeter"
@@ -545,7 +545,7 @@ def docker_run(image: str, *requests: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.mark.docker
 def test_images_build_and_run(docker_engine: Any) -> None:
     """Built from scratch when missing (the base image too); runs as in production, without network."""
-    from components.build import build_all
+    from catalog.build import build_all
 
     results = {r.name: r for r in build_all(component_dirs=[GREETER], report=None)}
     assert set(results) == BUILTINS | {"greeter"}

@@ -16,9 +16,9 @@ from steps.runner import make_runner
 from deploy.processes import stop_process
 from tests.flow_helpers import make_flow, run_flow, start_worker_process
 from tests.loopback import LoopbackServer
-from worker.client import connect
+from conflux.temporal import connect
 from worker.main import build_worker
-from worker.settings import PlatformSettings
+from conflux.settings import PlatformSettings
 from workflows.flow_run import LEAF_MESSAGES
 
 

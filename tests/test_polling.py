@@ -16,11 +16,11 @@ from steps.runner import make_runner
 from deploy.processes import stop_process
 from tests.flow_helpers import start_worker_process
 from tests.loopback import LoopbackServer
-from worker.client import connect
+from conflux.temporal import connect
 from worker.main import build_worker
-from worker.settings import PlatformSettings
+from conflux.settings import PlatformSettings
 from workflows.models import PollingControl, PollingInput, PollingStatus
-from workflows.polling import PollingFlowWorkflow
+from workflows.polling_flow import PollingFlowWorkflow
 from workflows.search import flow_search_attributes
 
 

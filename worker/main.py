@@ -12,13 +12,12 @@ from temporalio.worker import Worker
 from temporalio.workflow import NondeterminismError
 
 from activities.run_step import StepActivities
-from components.catalog import ComponentInfo, load_catalog
+from catalog.components import ComponentInfo, load_catalog
 from steps.runner import StepRunner, make_runner
-from worker.client import connect
-from worker.containers import remove_leftover_containers
-from worker.settings import PlatformSettings
+from conflux.temporal import connect
+from conflux.settings import PlatformSettings
 from workflows.flow_run import FlowRunWorkflow
-from workflows.polling import PollingFlowWorkflow, PollRunWorkflow
+from workflows.polling_flow import PollingFlowWorkflow, PollRunWorkflow
 
 log = logging.getLogger("conflux.worker")
 WORKFLOWS = [FlowRunWorkflow, PollingFlowWorkflow, PollRunWorkflow]
@@ -40,11 +39,10 @@ def build_worker(client: Client, settings: PlatformSettings, runner: StepRunner,
 
 
 async def serve(settings: PlatformSettings) -> None:
-    runner = make_runner(settings.runner)  # type: ignore[arg-type]
-    if runner.kind == "docker":
-        removed = await asyncio.to_thread(remove_leftover_containers, runner.client)  # type: ignore[attr-defined]
-        if removed:
-            log.info("removed %d step container(s) left over by an earlier worker", removed)
+    runner = make_runner(settings.runner)
+    removed = await runner.remove_leftovers()
+    if removed:
+        log.info("removed %d step container(s) left over by an earlier worker", removed)
     catalog = load_catalog(settings.component_dirs)
     client = await connect(settings)
     worker = build_worker(client, settings, runner, catalog)

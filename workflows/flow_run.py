@@ -8,61 +8,47 @@ bounded width), so no history grows with the size of the fan-out.
 """
 
 import asyncio
+
 from temporalio import workflow
-from temporalio.common import SearchAttributePair
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from flows.model import Step
     from steps.protocol import Message
     from workflows.models import FlowRunInput, FlowRunResult, StepBatchCall, StepCall, StepRecord, StepResult
-    from workflows.search import FAILED_STEP
+    from workflows.run_report import RunReport, failed_branch_result
     from workflows.step_activity import execute_step, execute_step_batch
 
 BATCH_SIZE = 100            # messages one container takes in one activity
 LEAF_MESSAGES = 1000        # up to this many fan out as batches inside one workflow; more go to child branches
 MAX_CHILDREN = 100          # branches per workflow; a wider fan-out becomes a deeper tree
-MAX_RECORDS = 100
-MAX_FAILURES = 20
-MAX_OUTPUTS = 20
 
 
 @workflow.defn(name="FlowRun")
 class FlowRunWorkflow:
-    def __init__(self) -> None:
-        self._result: FlowRunResult | None = None
+    """Routes messages through the steps; what happened goes into the run's report."""
+
+    @workflow.init
+    def __init__(self, run: FlowRunInput) -> None:
+        self._flow = run.flow
+        self._run = run
+        self._report = RunReport(FlowRunResult(flow_id=run.flow.id, flow_version=run.flow.version,
+                                               execution_id=run.execution_id))
+        self._slots_total = run.concurrency or run.flow.concurrency
+        self._slots = asyncio.Semaphore(self._slots_total)
         self._branches = 0
 
     @workflow.run
     async def run(self, run: FlowRunInput) -> FlowRunResult:
-        self._flow = run.flow
-        self._run = run
-        self._result = FlowRunResult(flow_id=run.flow.id, flow_version=run.flow.version, execution_id=run.execution_id)
-        self._slots_total = run.concurrency or run.flow.concurrency
-        self._slots = asyncio.Semaphore(self._slots_total)
         if run.message is not None:
             await self._run_path(run.start_at, run.message)
         else:
             await self._fan_out(run.start_at, run.messages)
-        return self._finish()
+        return self._report.finish()
 
     @workflow.query
-    def progress(self) -> FlowRunResult | None:
-        return self._result
-
-    def _finish(self) -> FlowRunResult:
-        result = self._result
-        assert result is not None
-        if result.totals.failed:
-            result.status = "failed"
-            failed_steps = sorted({f.step_id for f in result.failures})
-            workflow.upsert_search_attributes([SearchAttributePair(FAILED_STEP, failed_steps)])
-            first = result.failures[0] if result.failures else None
-            reason = f"step '{first.step_id}': {first.error}" if first else "see failures"
-            raise ApplicationError(f"{result.totals.failed} message(s) failed; first at {reason}",
-                                   result.model_dump(mode="json"), type="FlowRunFailed", non_retryable=True)
-        result.status = "completed"
-        return result
+    def progress(self) -> FlowRunResult:
+        return self._report.result
 
     async def _run_path(self, index: int, message: Message) -> None:
         """Carry one message through steps[index:], fanning out where a step emits several."""
@@ -73,49 +59,43 @@ class FlowRunWorkflow:
             if outcome is None:
                 return
             if len(outcome.messages) == 0:
-                self._result.totals.filtered += 1
+                self._report.filtered()
                 return
             if len(outcome.messages) > 1:
                 await self._fan_out(index + 1, outcome.messages)
                 return
             message = outcome.messages[0]
             index += 1
-        self._deliver(message)
-
-    def _deliver(self, message: Message) -> None:
-        self._result.totals.delivered += 1
-        if len(self._result.outputs) < MAX_OUTPUTS:
-            self._result.outputs.append(message.body)
+        self._report.deliver(message)
 
     async def _run_step(self, step: Step, message: Message) -> StepResult | None:
         call = StepCall(flow_id=self._flow.id, flow_version=self._flow.version, execution_id=self._run.execution_id,
                         step=step, message=message, passthrough=self._flow.passthrough)
-        self._result.totals.step_runs += 1
+        self._report.count_step_runs(1)
         async with self._slots:
             try:
                 result = await execute_step(call)
             except ActivityError as error:
-                self._record_failure(step, message, error)
+                self._report.record_failure(step, message, error)
                 return None
-        if result.http_reply is not None and self._result.http_reply is None:
-            self._result.http_reply = result.http_reply
-        self._record(StepRecord(step_id=step.id, component=step.component, message_id=message.id, status="ok",
-                                emitted=len(result.messages), input=result.input_body,
-                                output=result.messages[0].body if len(result.messages) == 1 else None,
-                                duration_ms=result.duration_ms))
+        self._report.http_reply(result.http_reply)
+        self._report.record(StepRecord(step_id=step.id, component=step.component, message_id=message.id, status="ok",
+                                       emitted=len(result.messages), input=result.input_body,
+                                       output=result.messages[0].body if len(result.messages) == 1 else None,
+                                       duration_ms=result.duration_ms))
         return result
 
     async def _fan_out(self, index: int, messages: list[Message]) -> None:
         if index >= len(self._flow.all_steps):
             for message in messages:
-                self._deliver(message)
+                self._report.deliver(message)
             return
         if len(messages) <= LEAF_MESSAGES:
-            size = _batch_size(len(messages), self._slots_total)
+            size = batch_size(len(messages), self._slots_total)
             await asyncio.gather(*(self._run_batch(index, messages[i:i + size])
                                    for i in range(0, len(messages), size)))
             return
-        size = _branch_size(len(messages), self._slots_total)
+        size = branch_size(len(messages), self._slots_total)
         await asyncio.gather(*(self._run_branch(index, messages[i:i + size]) for i in range(0, len(messages), size)))
 
     async def _run_batch(self, index: int, batch: list[Message]) -> None:
@@ -128,36 +108,38 @@ class FlowRunWorkflow:
             call = StepBatchCall(flow_id=self._flow.id, flow_version=self._flow.version,
                                  execution_id=self._run.execution_id, step=step, messages=batch,
                                  passthrough=self._flow.passthrough)
-            self._result.totals.step_runs += len(batch)
+            self._report.count_step_runs(len(batch))
             async with self._slots:
                 try:
                     result = await execute_step_batch(call)
                 except ActivityError as error:
                     for message in batch:
-                        self._record_failure(step, message, error)
+                        self._report.record_failure(step, message, error)
                     batch = []
                     break
             batch = []
             for item in result.items:
                 if item.status == "rebound":
                     retries.append(asyncio.create_task(self._run_path(index, item.message)))
-                    self._result.totals.step_runs -= 1  # counted again on the one-message path
+                    self._report.count_step_runs(-1)  # counted again on the one-message path
                 elif item.status == "failed":
-                    self._record_failed(StepRecord(step_id=step.id, component=step.component,
-                                                   message_id=item.message.id, status="failed", error=item.error,
-                                                   error_type=item.error_type, input=item.input_body))
+                    self._report.record_failed(StepRecord(step_id=step.id, component=step.component,
+                                                          message_id=item.message.id, status="failed", error=item.error,
+                                                          error_type=item.error_type, input=item.input_body))
                 else:
-                    self._record(StepRecord(step_id=step.id, component=step.component, message_id=item.message.id,
-                                            status="ok", emitted=len(item.outputs), input=item.input_body,
-                                            output=item.outputs[0].body if len(item.outputs) == 1 else None))
-                    self._result.totals.filtered += not item.outputs
+                    self._report.record(StepRecord(step_id=step.id, component=step.component,
+                                                   message_id=item.message.id, status="ok", emitted=len(item.outputs),
+                                                   input=item.input_body,
+                                                   output=item.outputs[0].body if len(item.outputs) == 1 else None))
+                    if not item.outputs:
+                        self._report.filtered()
                     batch.extend(item.outputs)
             index += 1
             if len(batch) > BATCH_SIZE:
                 await self._fan_out(index, batch)
                 batch = []
         for message in batch:
-            self._deliver(message)
+            self._report.deliver(message)
         await asyncio.gather(*retries)
 
     async def _run_branch(self, index: int, messages: list[Message]) -> None:
@@ -176,58 +158,20 @@ class FlowRunWorkflow:
                     search_attributes=workflow.info().typed_search_attributes,
                 )
             except ChildWorkflowError as error:
-                result = failed_branch_result(error)
-                if result is None:
-                    self._record_failure(step, messages[0], error)
+                failed = failed_branch_result(error)
+                if failed is None:
+                    self._report.record_failure(step, messages[0], error)
                     return
-        self._merge(result)
-
-    def _merge(self, branch: FlowRunResult) -> None:
-        self._result.totals.add(branch.totals)
-        for record in branch.records:
-            self._record(record)
-        room = MAX_FAILURES - len(self._result.failures)
-        self._result.failures.extend(branch.failures[:max(room, 0)])
-        room = MAX_OUTPUTS - len(self._result.outputs)
-        self._result.outputs.extend(branch.outputs[:max(room, 0)])
-
-    def _record(self, record: StepRecord) -> None:
-        if len(self._result.records) < MAX_RECORDS:
-            self._result.records.append(record)
-        else:
-            self._result.records_dropped += 1
-
-    def _record_failure(self, step: Step, message: Message, error: Exception) -> None:
-        cause = error.cause if isinstance(error, (ActivityError, ChildWorkflowError)) and error.cause else error
-        details = cause.details[0] if isinstance(cause, ApplicationError) and cause.details else {}
-        record = StepRecord(
-            step_id=step.id, component=step.component, message_id=message.id, status="failed",
-            error=str(cause), error_type=cause.type if isinstance(cause, ApplicationError) else type(cause).__name__,
-            input=details.get("input", message.body) if isinstance(details, dict) else message.body,
-        )
-        self._record_failed(record)
-
-    def _record_failed(self, record: StepRecord) -> None:
-        self._result.totals.failed += 1
-        self._record(record)
-        if len(self._result.failures) < MAX_FAILURES:
-            self._result.failures.append(record)
+                result = failed
+        self._report.merge(result)
 
 
-def failed_branch_result(error: ChildWorkflowError) -> FlowRunResult | None:
-    """A branch that failed still reports what it did, in its failure's details."""
-    cause = error.cause
-    if isinstance(cause, ApplicationError) and cause.type == "FlowRunFailed" and cause.details:
-        return FlowRunResult.model_validate(cause.details[0])
-    return None
-
-
-def _batch_size(count: int, slots: int) -> int:
+def batch_size(count: int, slots: int) -> int:
     """Spread a leaf's messages over every slot, at most BATCH_SIZE to a container."""
     return max(1, min(BATCH_SIZE, -(-count // slots)))
 
 
-def _branch_size(count: int, slots: int) -> int:
+def branch_size(count: int, slots: int) -> int:
     """Branches in multiples of the slots (no idle tail), at most MAX_CHILDREN, each small
     enough (LEAF_MESSAGES) to run as batches."""
     rounds = -(-max(1, -(-count // LEAF_MESSAGES)) // slots)

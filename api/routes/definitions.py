@@ -15,7 +15,7 @@ from pydantic.alias_generators import to_camel
 from api.bodies import parse_json, read_body
 from api.errors import ApiError
 from api.flow_lookup import load_flow, unknown_flow
-from api.polling import publish_to_poller
+from api.routes.pollers import publish_to_poller
 from api.services import Services, services
 from api.store import FlowExists, SaveOutcome, StoredFlow
 from flows.model import Flow

@@ -1,4 +1,4 @@
-"""Builds one image per component: ``python -m components.build [--only NAME ...] [--force]``.
+"""Builds one image per component: ``python -m catalog.build [--only NAME ...] [--force]``.
 
 Each image is tagged ``conflux/NAME:VERSION-DIGEST12`` (the exact content, what the platform
 runs) and ``conflux/NAME:VERSION``. An image whose digest tag exists is not built again, since
@@ -18,9 +18,9 @@ from typing import Callable, Sequence
 import docker
 import docker.errors
 
-from components.base_image import BaseImageError, ensure_base_image
-from components.build_context import VendoringError, assemble
-from components.catalog import CatalogError, ComponentInfo, default_base_image, load_catalog
+from catalog.base_image import BaseImageError, ensure_base_image
+from catalog.build_context import VendoringError, assemble
+from catalog.components import CatalogError, ComponentInfo, default_base_image, load_catalog
 
 BUILD_TIMEOUT_SECONDS = 600
 
@@ -106,7 +106,7 @@ def _exists(client: docker.DockerClient, image: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.build", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m catalog.build", description=__doc__.splitlines()[0])
     parser.add_argument("--base-image", help=f"image with python3 to build on (default: {default_base_image()})")
     parser.add_argument("--only", nargs="+", default=[], metavar="NAME", help="build only these components")
     parser.add_argument("--component-dir", action="append", default=[], type=Path, metavar="DIR",

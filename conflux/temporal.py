@@ -6,8 +6,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, ExternalStorage
 
-from worker.payload_store import LocalFolderDriver
-from worker.settings import PlatformSettings
+from conflux.payload_store import LocalFolderDriver
+from conflux.settings import PlatformSettings
 
 
 def data_converter(settings: PlatformSettings) -> DataConverter:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from components.catalog import DOCKERFILE, RUNTIME_DIR, ComponentInfo, component_files
+from catalog.components import DOCKERFILE, RUNTIME_DIR, ComponentInfo, component_files
 
 REQUIREMENTS_FILE = "requirements.txt"
 

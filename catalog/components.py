@@ -15,8 +15,8 @@ from typing import Any, Sequence
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-BUILTIN_DIR = Path(__file__).resolve().parent
-REPO_ROOT = BUILTIN_DIR.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUILTIN_DIR = REPO_ROOT / "components"
 RUNTIME_DIR = REPO_ROOT / "conflux_runtime"
 DOCKERFILE = BUILTIN_DIR / "Dockerfile"
 DESCRIPTOR_FILE = "component.json"

@@ -15,7 +15,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from steps.protocol import Message
-    from workflows.flow_run import FlowRunWorkflow, failed_branch_result
+    from workflows.flow_run import FlowRunWorkflow
+    from workflows.run_report import failed_branch_result
     from workflows.models import (
         FlowRunInput,
         FlowRunResult,

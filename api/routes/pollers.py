@@ -16,7 +16,7 @@ from api.flow_lookup import load_flow
 from api.services import Services, services
 from flows.model import Flow
 from workflows.models import PollingControl, PollingInput, PollingStatus
-from workflows.polling import PollingFlowWorkflow
+from workflows.polling_flow import PollingFlowWorkflow
 from workflows.search import flow_search_attributes
 
 router = APIRouter(tags=["polling"])

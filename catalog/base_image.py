@@ -11,7 +11,7 @@ import subprocess
 import docker
 import docker.errors
 
-from components.catalog import LOCAL_BASE_IMAGE, REPO_ROOT
+from catalog.components import LOCAL_BASE_IMAGE, REPO_ROOT
 
 BASE_IMAGE_SCRIPT = REPO_ROOT / "deploy" / "base_image.sh"
 STDERR_FD = 2

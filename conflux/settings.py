@@ -1,6 +1,7 @@
 """Platform settings shared by the worker and the API (environment variables ``CONFLUX_*``)."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,7 +17,7 @@ class PlatformSettings(BaseSettings):
     temporal_ui_url: str = "http://127.0.0.1:8233"
     blob_dir: Path = REPO_ROOT / "var" / "blobs"
     blob_threshold_bytes: int = 128 * 1024
-    runner: str = "auto"
+    runner: Literal["auto", "docker", "process"] = "auto"
     component_dirs: list[Path] = []
     max_concurrent_activities: int = 20
     max_concurrent_workflow_tasks: int = 50
