@@ -22,11 +22,21 @@ def temporal_binary() -> str:
     return found
 
 
+# The dev server's history service reads its transfer queue at 20 polls/s by default (one shard, so a
+# global limit): every workflow task then waits ~40 ms. Measured here: 3 no-op activities 200 -> 36 ms.
+TUNED_DYNAMIC_CONFIG = {"history.transferProcessorMaxPollRPS": "1000"}
+
+
+def dynamic_config_flags() -> list[str]:
+    return [flag for key, value in TUNED_DYNAMIC_CONFIG.items()
+            for flag in ("--dynamic-config-value", f"{key}={value}")]
+
+
 def start_dev_command(port: int, *, ui_port: int | None = None, http_port: int | None = None,
                       metrics_port: int | None = None, db_file: Path | None = None) -> list[str]:
     """``temporal server start-dev`` with Conflux's search attributes; headless when ``ui_port`` is None."""
     command = [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
-               "--log-level", "warn", *dev_server_flags()]
+               "--log-level", "warn", *dev_server_flags(), *dynamic_config_flags()]
     command += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     if http_port:
         command += ["--http-port", str(http_port)]
