@@ -149,8 +149,7 @@ def _step_failure(failure: StepFailure, step: Step, message: Message | None) -> 
     text = f"step '{step.id}' ({step.component}/{step.function}): {failure}"
     if failure.retryable and final:
         text += f" (attempt {attempt} of {step.retry.max_attempts}: giving up)"
-    next_delay = None if final else _seconds(min(step.retry.initial_interval * step.retry.backoff ** (attempt - 1),
-                                                 step.retry.max_interval))
+    next_delay = None if final else _seconds(step.retry.delay(attempt))
     details = {"detail": failure.detail}
     if message is not None:
         details = _failure_details(step, message, details)

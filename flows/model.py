@@ -16,6 +16,13 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 ID_RULE = "lowercase letters, digits, '-' and '_', starting with a letter or digit, at most 63 characters"
 
 
+def backoff_delay(initial: float, backoff: float, attempt: int, maximum: float) -> float:
+    """Seconds before the retry that follows ``attempt`` (1-based): ``initial`` × ``backoff``^(attempt − 1),
+    at most ``maximum``. Both step policies use it; Temporal's own retry interval is the same formula,
+    given the crash-retry policy's numbers by ``workflows.step_activity.retry_policy``."""
+    return min(initial * backoff ** (attempt - 1), maximum)
+
+
 class RetryPolicy(BaseModel):
     """Retries of a step whose container crashed or hung (durable: Temporal keeps the message)."""
 
@@ -24,6 +31,10 @@ class RetryPolicy(BaseModel):
     initial_interval: float = Field(default=1.0, gt=0, description="seconds")
     backoff: float = Field(default=2.0, ge=1.0)
     max_interval: float = Field(default=60.0, gt=0, description="seconds")
+
+    def delay(self, attempt: int) -> float:
+        """Delay before the retry that follows ``attempt`` (1-based)."""
+        return backoff_delay(self.initial_interval, self.backoff, attempt, self.max_interval)
 
 
 class ReboundPolicy(BaseModel):
@@ -37,7 +48,7 @@ class ReboundPolicy(BaseModel):
 
     def delay(self, attempt: int) -> float:
         """Delay before the retry that follows ``attempt`` (1-based)."""
-        return min(self.initial_delay * self.backoff ** (attempt - 1), self.max_delay)
+        return backoff_delay(self.initial_delay, self.backoff, attempt, self.max_delay)
 
 
 Mapping = str | dict[str, str]

@@ -36,8 +36,12 @@ async def execute_step_batch(call: StepBatchCall) -> StepBatchResult:
 
 
 def retry_policy(step: Step) -> RetryPolicy:
-    """Temporal's cap is the larger of the two policies; the activity itself stops crash retries
-    at ``retry.max_attempts`` and rebounds at ``rebound.max_attempts``."""
+    """The activity sets every retry's delay itself (``next_retry_delay``: ``step.retry.delay`` after a
+    crash or hang, ``step.rebound.delay`` after a rebound, both ``flows.model.backoff_delay``). Temporal
+    computes one only when the activity could not answer (its worker died: heartbeat timeout), with the
+    same formula from the crash-retry policy's numbers. Temporal's caps are the larger of the two
+    policies; the activity itself stops crash retries at ``retry.max_attempts`` and rebounds at
+    ``rebound.max_attempts``."""
     return RetryPolicy(
         initial_interval=timedelta(seconds=step.retry.initial_interval),
         backoff_coefficient=step.retry.backoff,
