@@ -83,9 +83,6 @@ class ComponentInfo(BaseModel):
             raise KeyError(f"component '{self.name}' has no trigger or action '{name}' (it has: {known})")
         return spec
 
-    def is_trigger(self, name: str) -> bool:
-        return name in self.triggers
-
     def trigger_type(self, name: str) -> str:
         """``polling`` or ``webhook`` (the default, as on elastic.io)."""
         return str(self.triggers[name].get("type", "webhook"))

@@ -14,8 +14,6 @@ from conflux_runtime.errors import ComponentError, Rebound
 from conflux_runtime.descriptor import Component
 from conflux_runtime.transport import Transport
 
-PROCESS_ARGUMENTS = ("msg", "cfg", "snapshot", "emit")
-
 
 class Executor:
     def __init__(self, component: Component, transport: Transport) -> None:

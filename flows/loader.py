@@ -8,9 +8,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from catalog.components import ComponentInfo
-from flows.model import Flow
-from flows.validation import FlowInvalid, Problem, parse_flow
+from flows.validation import FlowInvalid, Problem
 
 FLOW_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -33,12 +31,3 @@ def expand_environment(path: Path, text: str, environ: Mapping[str, str]) -> str
         raise FlowInvalid(str(path), [Problem(where="(file)", problem=f"environment variable {name} is not set "
                                               f"(the file references ${{{name}}})") for name in missing])
     return ENV_REFERENCE.sub(lambda match: environ[match.group(1)], text)
-
-
-def load_flow_file(path: Path, catalog: Mapping[str, ComponentInfo]) -> Flow:
-    return parse_flow(read_definition(path), catalog, source=str(path))
-
-
-def load_flow_dir(directory: Path, catalog: Mapping[str, ComponentInfo]) -> list[Flow]:
-    """Every flow file of a folder, sorted by name; the first invalid one raises with all its problems."""
-    return [load_flow_file(path, catalog) for path in sorted(directory.iterdir()) if path.suffix in FLOW_SUFFIXES]

@@ -6,7 +6,6 @@ A flow is one trigger and ordered actions. Each step names a component and one o
 
 import hashlib
 import json
-import re
 from typing import Any, Literal
 
 from croniter import croniter
@@ -130,7 +129,3 @@ class Flow(BaseModel):
         """Content hash of the definition (version excluded): what exactly a run executed."""
         content = self.model_dump(mode="json", exclude={"version"})
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def is_valid_id(value: str) -> bool:
-    return re.match(ID_PATTERN, value) is not None

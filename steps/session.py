@@ -28,7 +28,6 @@ class StepSession:
     def __init__(self, channel: Channel, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         self.channel = channel
         self.max_line_bytes = max_line_bytes
-        self.component: dict | None = None
         self._closed = False
 
     async def handshake(self, timeout: float) -> None:
@@ -58,7 +57,6 @@ class StepSession:
             raise ProtocolViolation(f"{self.channel.description} speaks step protocol {event.get('protocol')!r}; "
                                     f"this platform speaks {PROTOCOL_VERSION}: rebuild the image with this "
                                     "platform's conflux_runtime")
-        self.component = event.get("component")
 
     async def call(self, requests: list[StepRequest], timeout: float, *, last: bool = False) -> list[RequestOutcome]:
         """Send a batch and collect every request's outcome. ``timeout`` is per request: each
