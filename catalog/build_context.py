@@ -1,8 +1,9 @@
 """Assembles the Docker build context of one component image.
 
-The layout is what components/Dockerfile copies: ``conflux_runtime/``, ``deps/`` (the
-component's requirements.txt, vendored) and ``component/``. Only pure-Python wheels are
-vendored, so the image needs nothing from the base but python3, and no network while building.
+The layout is what components/Dockerfile copies: ``conflux_runtime/``, ``lib/`` (components/lib,
+the modules every component may import), ``deps/`` (the component's requirements.txt, vendored)
+and ``component/``. Only pure-Python wheels are vendored, so the image needs nothing from the base
+but python3, and no network while building.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from catalog.components import DOCKERFILE, RUNTIME_DIR, ComponentInfo, component_files
+from catalog.components import DOCKERFILE, LIB_DIR, RUNTIME_DIR, ComponentInfo, component_files
 
 REQUIREMENTS_FILE = "requirements.txt"
 
@@ -29,11 +30,8 @@ def assemble(info: ComponentInfo, context: Path) -> Path:
     runtime.mkdir()
     for source in sorted(RUNTIME_DIR.glob("*.py")):
         shutil.copy2(source, runtime / source.name)
-    component = context / "component"
-    for relative in component_files(info.directory):
-        target = component / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(info.directory / relative, target)
+    _copy_files(LIB_DIR, context / "lib")
+    _copy_files(info.directory, context / "component")
     deps = context / "deps"
     deps.mkdir()
     requirements = info.directory / REQUIREMENTS_FILE
@@ -41,6 +39,14 @@ def assemble(info: ComponentInfo, context: Path) -> Path:
         vendor(requirements, deps)
     _make_world_readable(context)
     return context
+
+
+def _copy_files(source: Path, target: Path) -> None:
+    target.mkdir()
+    for relative in component_files(source):
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / relative, destination)
 
 
 def vendor(requirements: Path, target: Path) -> None:

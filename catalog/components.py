@@ -1,7 +1,8 @@
 """What components exist, what they offer and which image runs each.
 
-The image tag carries a digest of everything that ends up in the image (runtime, component files,
-Dockerfile, base image name), so a changed component can never be served by a stale image.
+The image tag carries a digest of everything that ends up in the image (runtime, shared component
+library, component files, Dockerfile, base image name), so a changed component can never be served
+by a stale image.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_DIR = REPO_ROOT / "components"
 RUNTIME_DIR = REPO_ROOT / "conflux_runtime"
+LIB_DIR = BUILTIN_DIR / "lib"  # modules every component may import (no component.json: not a component)
 DOCKERFILE = BUILTIN_DIR / "Dockerfile"
 DESCRIPTOR_FILE = "component.json"
 LOCAL_BASE_IMAGE = "conflux/base:bookworm"
@@ -142,9 +144,11 @@ def component_dirs(directory: Path) -> list[Path]:
 
 
 def content_digest(directory: Path, base_image: str) -> str:
-    """sha256 over the runtime, the component's files, the Dockerfile and the base image name."""
+    """sha256 over the runtime, the shared library, the component's files, the Dockerfile and the
+    base image name."""
     digest = hashlib.sha256()
     entries = [(f"runtime/{p.name}", p) for p in sorted(RUNTIME_DIR.glob("*.py"))]
+    entries += [(f"lib/{rel}", LIB_DIR / rel) for rel in component_files(LIB_DIR)]
     entries += [(f"component/{rel}", directory / rel) for rel in component_files(directory)]
     entries.append(("Dockerfile", DOCKERFILE))
     for label, path in sorted(entries):

@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+from catalog.components import LIB_DIR
 from steps.channel import Channel
 from steps.errors import ImageNotFound
 from steps.spec import ContainerSpec
@@ -24,8 +25,10 @@ class ProcessChannel(Channel):
         if spec.command is None and (spec.component_dir is None or not (spec.component_dir / "component.json").is_file()):
             raise ImageNotFound(f"the process runner needs the component's directory for {spec.image}; "
                                 f"{spec.component_dir} holds no component.json")
+        # as in the image: the runtime, then the shared component library (components/lib)
+        python_path = [str(RUNTIME_PARENT), str(LIB_DIR), os.environ.get("PYTHONPATH")]
         env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(RUNTIME_PARENT), os.environ.get("PYTHONPATH")]))}
+               "PYTHONPATH": os.pathsep.join(filter(None, python_path))}
         process = await asyncio.create_subprocess_exec(
             *(spec.command or [sys.executable, "-m", "conflux_runtime", str(spec.component_dir)]),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from catalog.components import BUILTIN_DIR, CatalogError, load_catalog, load_component
+from catalog.components import BUILTIN_DIR, LIB_DIR, CatalogError, load_catalog, load_component
 
 REPO = Path(__file__).resolve().parents[1]
 GREETER = REPO / "examples" / "components" / "greeter"
@@ -36,7 +36,7 @@ BUILTINS = {"code", "http-request", "poll-http", "splitter", "transform", "webho
 
 def run_component(directory: Path | str, *requests: dict[str, Any]) -> list[dict[str, Any]]:
     """One-shot: start the runtime, write the requests, close stdin, return the events after ready."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(LIB_DIR), os.environ.get("PYTHONPATH", "")])}
     stdin = "".join(json.dumps(request) + "\n" for request in requests)
     done = subprocess.run([sys.executable, "-m", "conflux_runtime", str(directory)], input=stdin,
                           capture_output=True, text=True, env=env, timeout=60, cwd=REPO)

@@ -7,14 +7,14 @@ limiting) raises ``Rebound``; a request the target rejects for good (other 4xx) 
 import http.client
 import json
 import urllib.error
-import urllib.parse
 import urllib.request
 from email.message import Message
 from typing import Any
 
-from conflux_runtime import Rebound
-
+from http_helpers import header_config, without_query
 from placeholders import fill
+
+from conflux_runtime import Rebound
 
 METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}
 REBOUND_STATUSES = {408, 429}
@@ -66,20 +66,6 @@ def build_request(message_body: Any, cfg: dict[str, Any]) -> urllib.request.Requ
     return urllib.request.Request(url, data=data, method=method, headers=headers)
 
 
-def header_config(value: Any) -> dict[str, str]:
-    """Headers come as an object, or as JSON text from a text area."""
-    if value in (None, ""):
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise ValueError(f"cfg 'headers' must be a JSON object of name -> value: {exc}") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"cfg 'headers' must be an object of name -> value, not {type(value).__name__}")
-    return {str(name): str(header) for name, header in value.items()}
-
-
 def encode(body: Any) -> tuple[bytes, str]:
     if isinstance(body, str):
         return body.encode("utf-8"), "text/plain; charset=utf-8"
@@ -101,13 +87,6 @@ def send(request: urllib.request.Request, timeout: float) -> dict[str, Any]:
     except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise Rebound(f"{where} failed: {type(exc).__name__}: {reason}") from None
-
-
-def without_query(url: str) -> str:
-    """The URL for messages: query strings and user info often carry secrets, so they stay out."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def classify(where: str, exc: urllib.error.HTTPError) -> Exception:

@@ -11,6 +11,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from http_helpers import without_query
+
 from conflux_runtime import Rebound
 
 EXCERPT_CHARS = 500
@@ -30,7 +32,7 @@ def url_with(url: str, name: str, value: Any) -> str:
 
 def get_json(url: str, headers: dict[str, str], timeout: float) -> Any:
     request = urllib.request.Request(url, headers={"Accept": "application/json", **headers})
-    where = f"GET {_without_query(url)}"
+    where = f"GET {without_query(url)}"
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             raw = response.read()
@@ -46,9 +48,3 @@ def get_json(url: str, headers: dict[str, str], timeout: float) -> Any:
         return json.loads(raw)
     except ValueError as exc:
         raise SourceError(f"{where} did not answer JSON ({exc}): {raw[:EXCERPT_CHARS].decode('utf-8', 'replace')}") from None
-
-
-def _without_query(url: str) -> str:
-    """Query strings and user info often carry secrets: they stay out of messages."""
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))

@@ -4,11 +4,11 @@ Records are emitted in timestamp order, then exactly one snapshot with the advan
 (see cursor.py), so a poll that fails midway is repeated from where the last one ended.
 """
 
-import json
 from typing import Any
 
 from cursor import Cursor, select_new
 from fetch import SourceError, get_json, url_with
+from http_helpers import header_config
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -21,7 +21,7 @@ def process(msg: dict[str, Any], cfg: dict[str, Any], snapshot: dict[str, Any], 
     cursor = Cursor.from_snapshot(snapshot)
     if cursor.since is not None:
         url = url_with(url, since_param, cursor.since)
-    answer = get_json(url, _headers(cfg.get("headers")), float(cfg.get("timeout") or DEFAULT_TIMEOUT))
+    answer = get_json(url, header_config(cfg.get("headers")), float(cfg.get("timeout") or DEFAULT_TIMEOUT))
     selection = select_new(records_in(answer, cfg.get("records_path")), cursor, timestamp_field, id_field)
     if selection.skipped:
         emit.log.warning(f"{selection.skipped} record(s) without a '{timestamp_field}' were skipped")
@@ -56,17 +56,3 @@ def _required(cfg: dict[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"cfg '{key}' is required: the URL of the source, e.g. https://api.example.com/orders")
     return value.strip()
-
-
-def _headers(value: Any) -> dict[str, str]:
-    """Headers come as an object, or as JSON text from a text area."""
-    if value in (None, ""):
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise ValueError(f"cfg 'headers' must be a JSON object of name -> value: {exc}") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"cfg 'headers' must be an object of name -> value, not {type(value).__name__}")
-    return {str(name): str(header) for name, header in value.items()}

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from expressions import evaluate, required_expression
+from jsonata_expressions import evaluate, required_expression
 
 
 def process(msg: dict[str, Any], cfg: dict[str, Any], snapshot: dict[str, Any], emit: Any) -> None:

@@ -1,5 +1,9 @@
 """JSONata expressions compiled once per distinct text, evaluated with the step's variables.
 
+Shared by the components that take a JSONata field (transform, splitter): every image has this
+folder on its PYTHONPATH, and a component that imports this module lists ``jsonata-python`` in
+its own requirements.txt.
+
 Bindings: ``$steps`` is the message's passthrough (earlier steps' bodies by step id) and
 ``$msg`` the whole message, so an expression can reach beyond the body it is applied to.
 """
