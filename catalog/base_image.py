@@ -22,12 +22,12 @@ class BaseImageError(Exception):
 
 
 def ensure_base_image(client: docker.DockerClient, base_image: str) -> None:
-    if _exists(client, base_image):
+    if image_exists(client, base_image):
         return
     if base_image == LOCAL_BASE_IMAGE:
         # Its progress (debootstrap takes a minute) goes to stderr; stdout stays the build report.
         result = subprocess.run(["bash", str(BASE_IMAGE_SCRIPT)], stdout=STDERR_FD, stderr=STDERR_FD)
-        if result.returncode != 0 or not _exists(client, base_image):
+        if result.returncode != 0 or not image_exists(client, base_image):
             raise BaseImageError(
                 f"{BASE_IMAGE_SCRIPT} did not make {base_image} (exit {result.returncode}); its output is above"
             )
@@ -41,7 +41,8 @@ def ensure_base_image(client: docker.DockerClient, base_image: str) -> None:
         ) from None
 
 
-def _exists(client: docker.DockerClient, image: str) -> bool:
+def image_exists(client: docker.DockerClient, image: str) -> bool:
+    """Whether the engine has ``image`` locally (no pull)."""
     try:
         client.images.get(image)
     except docker.errors.ImageNotFound:

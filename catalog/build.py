@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import docker
 import docker.errors
 
-from catalog.base_image import BaseImageError, ensure_base_image
+from catalog.base_image import BaseImageError, ensure_base_image, image_exists
 from catalog.build_context import VendoringError, assemble
 from catalog.components import CatalogError, ComponentInfo, default_base_image, load_catalog
 
@@ -74,7 +74,7 @@ def select(catalog: dict[str, ComponentInfo], only: Sequence[str]) -> list[Compo
 def build_one(client: docker.DockerClient, info: ComponentInfo, force: bool = False) -> BuildResult:
     started = time.monotonic()
     status = "cached"
-    if force or not _exists(client, info.image):
+    if force or not image_exists(client, info.image):
         with tempfile.TemporaryDirectory(prefix=f"conflux-build-{info.name}-") as context:
             _docker_build(client, info, assemble(info, Path(context)))
         status = "built"
@@ -95,14 +95,6 @@ def _docker_build(client: docker.DockerClient, info: ComponentInfo, context: Pat
     except docker.errors.BuildError as exc:
         log = "".join(str(entry.get("stream") or entry.get("error") or "") for entry in exc.build_log)
         raise ImageBuildError(f"building {info.image} from {info.directory} failed: {exc.msg}\n{log[-3000:]}") from None
-
-
-def _exists(client: docker.DockerClient, image: str) -> bool:
-    try:
-        client.images.get(image)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

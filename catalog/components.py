@@ -8,7 +8,6 @@ by a stale image.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from pathlib import Path
@@ -16,12 +15,14 @@ from typing import Any, Sequence
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
+from conflux_runtime.descriptor import DESCRIPTOR_FILE, read_descriptor
+from conflux_runtime.errors import ComponentError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_DIR = REPO_ROOT / "components"
 RUNTIME_DIR = REPO_ROOT / "conflux_runtime"
 LIB_DIR = BUILTIN_DIR / "lib"  # modules every component may import (no component.json: not a component)
 DOCKERFILE = BUILTIN_DIR / "Dockerfile"
-DESCRIPTOR_FILE = "component.json"
 LOCAL_BASE_IMAGE = "conflux/base:bookworm"
 IMAGE_REPOSITORY = "conflux"
 
@@ -173,14 +174,9 @@ def component_files(directory: Path) -> list[str]:
 
 def _read_descriptor(path: Path) -> dict[str, Any]:
     try:
-        descriptor = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CatalogError(f"{path} is missing: every component directory needs a {DESCRIPTOR_FILE}") from None
-    except ValueError as exc:
-        raise CatalogError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(descriptor, dict):
-        raise CatalogError(f"{path} must hold a JSON object, not {type(descriptor).__name__}")
-    return descriptor
+        return read_descriptor(path)
+    except ComponentError as exc:
+        raise CatalogError(str(exc)) from None
 
 
 def _check_descriptor(path: Path, descriptor: dict[str, Any]) -> None:

@@ -17,6 +17,19 @@ from conflux_runtime.errors import ComponentError
 DESCRIPTOR_FILE = "component.json"
 
 
+def read_descriptor(path: Path) -> dict[str, Any]:
+    """The JSON object in a component.json (the platform's catalog reads it with this too)."""
+    try:
+        descriptor = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ComponentError(f"{path} is missing: every component directory needs a {DESCRIPTOR_FILE}") from None
+    except ValueError as exc:
+        raise ComponentError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(descriptor, dict):
+        raise ComponentError(f"{path} must hold a JSON object, not {type(descriptor).__name__}")
+    return descriptor
+
+
 class Component:
     def __init__(self, directory: Path, descriptor: dict[str, Any]) -> None:
         self.directory = directory
@@ -26,15 +39,7 @@ class Component:
     @classmethod
     def load(cls, directory: str | Path) -> "Component":
         directory = Path(directory).resolve()
-        path = directory / DESCRIPTOR_FILE
-        try:
-            descriptor = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ComponentError(f"no {DESCRIPTOR_FILE} in {directory}") from None
-        except ValueError as exc:
-            raise ComponentError(f"{path} is not valid JSON: {exc}") from None
-        if not isinstance(descriptor, dict):
-            raise ComponentError(f"{path} must hold a JSON object")
+        descriptor = read_descriptor(directory / DESCRIPTOR_FILE)
         if str(directory) not in sys.path:
             sys.path.append(str(directory))  # last: a component file named like a stdlib module shadows nothing
         return cls(directory, descriptor)
