@@ -71,6 +71,8 @@ class Step(BaseModel):
     cpus: float = Field(default=1.0, gt=0, le=16)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     rebound: ReboundPolicy = Field(default_factory=ReboundPolicy)
+    replicas: int = Field(default=1, ge=1, le=20,
+                          description="real-time flows: warm containers sharing this step's messages")
 
     def label(self) -> str:
         return f"{self.id} · {self.component}/{self.function}"

@@ -11,26 +11,33 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.workflow import NondeterminismError
 
+from activities.realtime import RealtimeActivities
 from activities.run_step import StepActivities
 from catalog.components import ComponentInfo, load_catalog
+from steps.pool import WarmPool
 from steps.runner import StepRunner, make_runner
 from conflux.temporal import connect
 from conflux.settings import PlatformSettings
 from workflows.flow_run import FlowRunWorkflow
 from workflows.polling_flow import PollingFlowWorkflow, PollRunWorkflow
+from workflows.realtime_flow import RealtimeFlowWorkflow
 
 log = logging.getLogger("conflux.worker")
-WORKFLOWS = [FlowRunWorkflow, PollingFlowWorkflow, PollRunWorkflow]
+WORKFLOWS = [FlowRunWorkflow, PollingFlowWorkflow, PollRunWorkflow, RealtimeFlowWorkflow]
 
 
 def build_worker(client: Client, settings: PlatformSettings, runner: StepRunner,
-                 catalog: Mapping[str, ComponentInfo]) -> Worker:
+                 catalog: Mapping[str, ComponentInfo], pool: WarmPool | None = None) -> Worker:
+    """The worker; ``pool`` holds the warm containers of the real-time flows it runs (the caller
+    closes it after the worker stopped)."""
     steps = StepActivities(runner, catalog)
+    realtime = RealtimeActivities(pool or WarmPool(runner), catalog)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[steps.run_step, steps.run_step_batch],
+        activities=[steps.run_step, steps.run_step_batch,
+                    realtime.warm_up, realtime.batch, realtime.poll, realtime.retire],
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
@@ -45,7 +52,8 @@ async def serve(settings: PlatformSettings) -> None:
         log.info("removed %d step container(s) left over by an earlier worker", removed)
     catalog = load_catalog(settings.component_dirs)
     client = await connect(settings)
-    worker = build_worker(client, settings, runner, catalog)
+    pool = WarmPool(runner)
+    worker = build_worker(client, settings, runner, catalog, pool)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -55,6 +63,7 @@ async def serve(settings: PlatformSettings) -> None:
     async with worker:
         await stop.wait()
         log.info("stopping: letting running steps finish (up to %gs)", settings.graceful_shutdown_seconds)
+    await pool.close()
     log.info("worker stopped")
 
 

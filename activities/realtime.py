@@ -1,0 +1,152 @@
+"""The local activities of real-time flows: warm up, push a batch through every step, poll, retire.
+
+They run in the worker that holds the flow's workflow, next to its warm pool, so a batch goes
+through all the steps in one activity: no task queue, no container start, one history event.
+"""
+
+import asyncio
+import time
+from collections.abc import Mapping
+
+from temporalio import activity
+
+from activities.step_io import container_spec, mapped_input, next_messages, step_error_text
+from catalog.components import ComponentInfo
+from flows.mapping import MappingError
+from flows.model import Flow, Step
+from steps.errors import StepFailure
+from steps.pool import Outcome, WarmKey, WarmPool
+from steps.protocol import Message, StepRequest
+from steps.spec import ContainerSpec
+from workflows.realtime_models import (
+    BatchCall,
+    BatchResult,
+    PollCall,
+    PollResult,
+    Queued,
+    RetireCall,
+    Retry,
+    StepFailed,
+    WarmUpCall,
+    WarmUpResult,
+)
+
+EXCERPT_CHARS = 4096
+
+
+class RealtimeActivities:
+    def __init__(self, pool: WarmPool, catalog: Mapping[str, ComponentInfo]) -> None:
+        self.pool = pool
+        self.catalog = catalog
+
+    @activity.defn(name="realtime_warm_up")
+    async def warm_up(self, call: WarmUpCall) -> WarmUpResult:
+        started = time.perf_counter()
+        flow = call.flow
+        counts = await asyncio.gather(*(self.pool.ensure(_key(flow, step), self._spec(flow, step), step.replicas)
+                                        for step in flow.all_steps))
+        return WarmUpResult(containers=sum(counts), milliseconds=_since(started))
+
+    @activity.defn(name="realtime_batch")
+    async def batch(self, call: BatchCall) -> BatchResult:
+        """Each queued message from its own step to the end; fan-out parts travel on together."""
+        started = time.perf_counter()
+        flow, steps = call.flow, call.flow.all_steps
+        result = BatchResult()
+        parts = [(item.start_at, item.message, item.attempt) for item in call.items]
+        for index, step in enumerate(steps):
+            here = [(message, attempt) for at, message, attempt in parts if at == index]
+            if not here:
+                continue
+            parts = [part for part in parts if part[0] != index]
+            for message in await self._run_step(flow, index, step, here, result):
+                parts.append((index + 1, message, 1))
+        result.delivered = len(parts)
+        result.milliseconds = _since(started)
+        return result
+
+    @activity.defn(name="realtime_poll")
+    async def poll(self, call: PollCall) -> PollResult:
+        flow, trigger = call.flow, call.flow.trigger
+        message = Message(id=f"{flow.id}-poll-{call.poll_number}")
+        request = StepRequest(id=f"poll-{call.poll_number}", function=trigger.function, msg=message,
+                              cfg=trigger.config, snapshot=call.snapshot)
+        [outcome] = await self.pool.call(_key(flow, trigger), self._spec(flow, trigger), trigger.replicas, [request],
+                                         trigger.timeout, trigger.retry.max_attempts)
+        if isinstance(outcome, StepFailure):
+            return PollResult(messages=[], error=f"poll {call.poll_number}: {outcome}")
+        if outcome.error is not None or outcome.rebound is not None:
+            error = outcome.error or outcome.rebound
+            assert error is not None
+            return PollResult(messages=[], error=step_error_text(trigger, error))
+        return PollResult(messages=next_messages(outcome.data, message, trigger, flow.passthrough),
+                          snapshot=outcome.merged_snapshot(call.snapshot) if outcome.snapshot is not None else None)
+
+    @activity.defn(name="realtime_retire")
+    async def retire(self, call: RetireCall) -> int:
+        return await self.pool.retire(call.flow_id, call.keep_version)
+
+    async def _run_step(self, flow: Flow, index: int, step: Step, here: list[tuple[Message, int]],
+                        result: BatchResult) -> list[Message]:
+        """One step for the parts that reached it; the outputs that go on to the next step."""
+        requests, inputs = [], []
+        for number, (message, attempt) in enumerate(here):
+            try:
+                mapped = mapped_input(step, message)
+            except MappingError as exc:
+                result.failures.append(_failed(message, step, f"step '{step.id}': {exc}", "MappingError",
+                                               message.body))
+                continue
+            requests.append(StepRequest(id=f"{number}:{message.id}@{step.id}", function=step.function, msg=mapped,
+                                        cfg=step.config))
+            inputs.append((message, attempt, mapped))
+        outcomes = await self.pool.call(_key(flow, step), self._spec(flow, step), step.replicas, requests,
+                                        step.timeout, step.retry.max_attempts)
+        onward: list[Message] = []
+        for (message, attempt, mapped), outcome in zip(inputs, outcomes, strict=True):
+            onward += _settle(flow, index, step, message, attempt, mapped, outcome, result)
+        return onward
+
+    def _spec(self, flow: Flow, step: Step) -> ContainerSpec:
+        labels = {"conflux.flow": flow.id, "conflux.flow-version": str(flow.version), "conflux.step": step.id}
+        return container_spec(step, self.catalog, labels, f"step '{step.id}' of real-time flow '{flow.id}'")
+
+
+def _settle(flow: Flow, index: int, step: Step, message: Message, attempt: int, mapped: Message,
+            outcome: Outcome, result: BatchResult) -> list[Message]:
+    """Record a failure or a rebound in ``result``, or return the outputs that go on."""
+    if isinstance(outcome, StepFailure):
+        text = f"step '{step.id}' ({step.component}/{step.function}): {outcome}"
+        result.failures.append(_failed(message, step, text, type(outcome).__name__, mapped.body))
+        return []
+    if outcome.error is not None:
+        result.failures.append(_failed(message, step, step_error_text(step, outcome.error), "StepError", mapped.body))
+        return []
+    if outcome.rebound is not None:
+        reason = f"{outcome.rebound.name}: {outcome.rebound.message}"
+        if attempt >= step.rebound.max_attempts:
+            text = f"step '{step.id}' rebounded {attempt} times, the limit of its rebound policy; last: {reason}"
+            result.failures.append(_failed(message, step, text, "ReboundLimit", mapped.body))
+        else:
+            delay = outcome.rebound_delay or step.rebound.delay(attempt)
+            result.retries.append(Retry(queued=Queued(message=message, start_at=index, attempt=attempt + 1),
+                                        delay=delay, reason=reason))
+        return []
+    outputs = next_messages(outcome.data, message, step, flow.passthrough)
+    if not outputs:
+        result.filtered += 1
+    return outputs
+
+
+def _failed(message: Message, step: Step, error: str, error_type: str, body: object) -> StepFailed:
+    text = str(body)
+    return StepFailed(message_id=message.id, step_id=step.id, error=error, error_type=error_type,
+                      input=body if len(text) <= EXCERPT_CHARS else {"excerpt": text[:EXCERPT_CHARS], "truncated": True})
+
+
+def _key(flow: Flow, step: Step) -> WarmKey:
+    return WarmKey(flow.id, flow.version, step.id)
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
