@@ -59,17 +59,17 @@ def workflow_id(flow: Flow, message_id: str) -> str:
     return f"{flow.id}:{message_id}"
 
 
-async def start_run(app: Services, flow: Flow, message: Message) -> StartedRun:
+async def start_run(services: Services, flow: Flow, message: Message) -> StartedRun:
     """Start the run for ``message`` unless this flow already ran (or runs) a message with its id:
     FAIL on a running one and REJECT_DUPLICATE on a closed one both answer WorkflowAlreadyStartedError."""
-    client = await app.client()
+    client = await services.client()
     wid = workflow_id(flow, message.id)
     try:
         handle = await client.start_workflow(
             FlowRunWorkflow.run,
             FlowRunInput(flow=flow, execution_id=wid, message=message),
             id=wid,
-            task_queue=app.settings.task_queue,
+            task_queue=services.settings.task_queue,
             search_attributes=flow_search_attributes(flow),
             static_summary=f"{flow.name} v{flow.version}: message {message.id}",
             static_details=steps_markdown(flow),

@@ -5,9 +5,10 @@ is still down.
 """
 
 import asyncio
-from typing import Mapping
+from collections.abc import Mapping
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from temporalio.client import Client
 
 from api.errors import TemporalUnavailable
@@ -38,6 +39,10 @@ class Services:
         return self._client
 
 
-def services(request: Request) -> Services:
+def get_services(request: Request) -> Services:
     """FastAPI dependency: the app's Services."""
     return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+"""What a route declares to get the app's Services: ``services: ServicesDep``."""

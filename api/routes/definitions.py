@@ -6,9 +6,9 @@ stores nothing and keeps the version number.
 """
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -16,7 +16,7 @@ from api.bodies import parse_json, read_body
 from api.errors import ApiError
 from api.flow_lookup import load_flow, unknown_flow
 from api.routes.pollers import publish_to_poller
-from api.services import Services, services
+from api.services import Services, ServicesDep
 from api.store import FlowExists, SaveOutcome, StoredFlow
 from flows.model import Flow
 from flows.validation import FlowInvalid, Problem, parse_flow
@@ -64,10 +64,10 @@ class FlowList(_Camel):
 
 @router.post("/flows", status_code=201, response_model=FlowSaved, openapi_extra=FLOW_BODY,
              responses={409: {"description": "a flow with this id exists: use PUT"}, 422: {"description": "invalid"}})
-async def create_flow(request: Request, response: Response, app: Services = Depends(services)) -> FlowSaved:
-    flow = await _definition(request, app)
+async def create_flow(request: Request, response: Response, services: ServicesDep) -> FlowSaved:
+    flow = await _definition(request, services)
     try:
-        outcome = await asyncio.to_thread(app.store.save, flow, create_only=True)
+        outcome = await asyncio.to_thread(services.store.save, flow, create_only=True)
     except FlowExists:
         raise ApiError(409, f"flow '{flow.id}' exists already; change it with PUT /flows/{flow.id} "
                             "(or choose another id)") from None
@@ -78,11 +78,11 @@ async def create_flow(request: Request, response: Response, app: Services = Depe
 @router.put("/flows/{flow_id}", response_model=FlowSaved, openapi_extra=FLOW_BODY,
             responses={201: {"description": "created"}, 422: {"description": "invalid"}})
 async def put_flow(flow_id: str, request: Request, response: Response,
-                   app: Services = Depends(services)) -> FlowSaved:
-    flow = await _definition(request, app, flow_id)
-    outcome = await asyncio.to_thread(app.store.save, flow)
+                   services: ServicesDep) -> FlowSaved:
+    flow = await _definition(request, services, flow_id)
+    outcome = await asyncio.to_thread(services.store.save, flow)
     if outcome.changed and not outcome.created:
-        await publish_to_poller(app, outcome.stored.flow)  # a running poller takes the new version
+        await publish_to_poller(services, outcome.stored.flow)  # a running poller takes the new version
     if outcome.created:
         response.status_code = 201
         response.headers["Location"] = f"/flows/{flow.id}"
@@ -90,36 +90,36 @@ async def put_flow(flow_id: str, request: Request, response: Response,
 
 
 @router.get("/flows", response_model=FlowList)
-async def list_flows(app: Services = Depends(services)) -> FlowList:
-    return FlowList(flows=[_summary(stored) for stored in await asyncio.to_thread(app.store.list_latest)])
+async def list_flows(services: ServicesDep) -> FlowList:
+    return FlowList(flows=[_summary(stored) for stored in await asyncio.to_thread(services.store.list_latest)])
 
 
 @router.get("/flows/{flow_id}", response_model=Flow, responses={404: {"description": "unknown flow or version"}})
-async def get_flow(flow_id: str, response: Response, version: int | None = Query(default=None, ge=1),
-                   app: Services = Depends(services)) -> Flow:
+async def get_flow(flow_id: str, response: Response, services: ServicesDep,
+                   version: Annotated[int | None, Query(ge=1)] = None) -> Flow:
     """The definition (round-trips through PUT); its revision is the ETag."""
-    stored = await load_flow(app, flow_id, version)
+    stored = await load_flow(services, flow_id, version)
     response.headers["ETag"] = f'"{stored.revision}"'
     return stored.flow
 
 
 @router.get("/flows/{flow_id}/versions", response_model=FlowVersions)
-async def flow_versions(flow_id: str, app: Services = Depends(services)) -> FlowVersions:
-    stored = await asyncio.to_thread(app.store.versions, flow_id)
+async def flow_versions(flow_id: str, services: ServicesDep) -> FlowVersions:
+    stored = await asyncio.to_thread(services.store.versions, flow_id)
     if not stored:
         raise unknown_flow(flow_id)
     return FlowVersions(id=flow_id, versions=[
         FlowVersion(version=s.version, name=s.flow.name, revision=s.revision, created_at=s.created_at) for s in stored])
 
 
-async def _definition(request: Request, app: Services, path_id: str | None = None) -> Flow:
-    data: Any = parse_json(await read_body(request, app.settings.max_body_bytes), "the flow definition")
+async def _definition(request: Request, services: Services, path_id: str | None = None) -> Flow:
+    data: Any = parse_json(await read_body(request, services.settings.max_body_bytes), "the flow definition")
     if path_id is not None and isinstance(data, dict):
         data.setdefault("id", path_id)
         if data["id"] != path_id:
             raise FlowInvalid("(request body)", [Problem(
                 where="id", problem=f"the body says id '{data['id']}' but the URL says '{path_id}'; make them equal")])
-    return parse_flow(data, app.catalog, source="(request body)")
+    return parse_flow(data, services.catalog, source="(request body)")
 
 
 def _summary(stored: StoredFlow) -> FlowSummary:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -10,7 +10,7 @@ from api.bodies import parse_json, read_body
 from api.flow_lookup import load_flow
 from api.run_status import ExecutionStatus, execution_status
 from api.runs import links, message_id, start_run
-from api.services import Services, services
+from api.services import ServicesDep
 from steps.protocol import Message
 
 router = APIRouter(tags=["executions"])
@@ -31,20 +31,20 @@ class ExecutionStarted(BaseModel):
 
 @router.post("/flows/{flow_id}/executions", status_code=202, response_model=ExecutionStarted,
              openapi_extra=ANY_JSON_BODY)
-async def start_execution(flow_id: str, request: Request, app: Services = Depends(services)) -> ExecutionStarted:
+async def start_execution(flow_id: str, request: Request, services: ServicesDep) -> ExecutionStarted:
     """Start the latest version of the flow on one message; a repeated Idempotency-Key (or
     X-Request-Id) answers with the first run and starts nothing (``duplicate: true``)."""
-    stored = await load_flow(app, flow_id)
-    body: Any = parse_json(await read_body(request, app.settings.max_body_bytes))
-    started = await start_run(app, stored.flow, Message(id=message_id(request), body=body))
+    stored = await load_flow(services, flow_id)
+    body: Any = parse_json(await read_body(request, services.settings.max_body_bytes))
+    started = await start_run(services, stored.flow, Message(id=message_id(request), body=body))
     return ExecutionStarted(execution_id=started.execution_id, workflow_id=started.workflow_id,
                             run_id=started.run_id, request_id=started.message_id, duplicate=started.duplicate,
-                            links=links(app.settings, started.workflow_id))
+                            links=links(services.settings, started.workflow_id))
 
 
 @router.get("/executions/{workflow_id:path}", response_model=ExecutionStatus,
             responses={404: {"description": "unknown execution"}})
-async def get_execution(workflow_id: str, app: Services = Depends(services)) -> ExecutionStatus:
-    status = await execution_status(await app.client(), workflow_id)
-    status.links = links(app.settings, workflow_id)
+async def get_execution(workflow_id: str, services: ServicesDep) -> ExecutionStatus:
+    status = await execution_status(await services.client(), workflow_id)
+    status.links = links(services.settings, workflow_id)
     return status

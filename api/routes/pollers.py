@@ -4,16 +4,16 @@ Each polling flow has one PollingFlow workflow (id ``poll:<flow id>``) that keep
 snapshot; these routes send it the ``control`` update and read its ``status`` query.
 """
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
 from api.flow_lookup import load_flow
-from api.services import Services, services
+from api.services import Services, ServicesDep
 from flows.model import Flow
 from workflows.models import PollingControl, PollingInput, PollingStatus
 from workflows.polling_flow import PollingFlowWorkflow
@@ -27,86 +27,87 @@ def poller_id(flow_id: str) -> str:
 
 
 @router.post("/flows/{flow_id}/start", response_model=PollingStatus)
-async def start_polling(flow_id: str, app: Services = Depends(services)) -> PollingStatus:
+async def start_polling(flow_id: str, services: ServicesDep) -> PollingStatus:
     """Start (or restart) polling with the flow's latest version; the snapshot is kept."""
-    flow = (await load_flow(app, flow_id)).flow
+    flow = (await load_flow(services, flow_id)).flow
     _require_polling(flow)
-    client = await app.client()
+    client = await services.client()
     handle = await client.start_workflow(
-        PollingFlowWorkflow.run, PollingInput(flow=flow), id=poller_id(flow.id), task_queue=app.settings.task_queue,
-        search_attributes=flow_search_attributes(flow), id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        PollingFlowWorkflow.run, PollingInput(flow=flow), id=poller_id(flow.id),
+        task_queue=services.settings.task_queue, search_attributes=flow_search_attributes(flow),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         static_summary=f"{flow.name}: polls {_schedule_text(flow)}",
     )
     return await _control(handle, PollingControl(action="start", flow=flow))
 
 
-async def _send(flow_id: str, action: str, app: Services) -> PollingStatus:
-    handle = await _poller(app, flow_id)
+async def _send(flow_id: str, action: str, services: Services) -> PollingStatus:
+    handle = await _poller(services, flow_id)
     return await _control(handle, PollingControl(action=action))  # type: ignore[arg-type]
 
 
 @router.post("/flows/{flow_id}/stop", response_model=PollingStatus)
-async def stop_polling(flow_id: str, app: Services = Depends(services)) -> PollingStatus:
+async def stop_polling(flow_id: str, services: ServicesDep) -> PollingStatus:
     """No more polls; a poll under way finishes and its records are processed. The snapshot is kept."""
-    return await _send(flow_id, "stop", app)
+    return await _send(flow_id, "stop", services)
 
 
 @router.post("/flows/{flow_id}/pause", response_model=PollingStatus)
-async def pause_polling(flow_id: str, app: Services = Depends(services)) -> PollingStatus:
-    return await _send(flow_id, "pause", app)
+async def pause_polling(flow_id: str, services: ServicesDep) -> PollingStatus:
+    return await _send(flow_id, "pause", services)
 
 
 @router.post("/flows/{flow_id}/resume", response_model=PollingStatus)
-async def resume_polling(flow_id: str, app: Services = Depends(services)) -> PollingStatus:
-    return await _send(flow_id, "resume", app)
+async def resume_polling(flow_id: str, services: ServicesDep) -> PollingStatus:
+    return await _send(flow_id, "resume", services)
 
 
 @router.post("/flows/{flow_id}/run-now", response_model=PollingStatus)
-async def poll_now(flow_id: str, app: Services = Depends(services)) -> PollingStatus:
+async def poll_now(flow_id: str, services: ServicesDep) -> PollingStatus:
     """One poll at once, also while paused (not while stopped)."""
-    return await _send(flow_id, "run_now", app)
+    return await _send(flow_id, "run_now", services)
 
 
 @router.get("/flows/{flow_id}/polling", response_model=PollingStatus)
-async def polling_status(flow_id: str, app: Services = Depends(services)) -> PollingStatus:
-    handle = await _poller(app, flow_id)
+async def polling_status(flow_id: str, services: ServicesDep) -> PollingStatus:
+    handle = await _poller(services, flow_id)
     return await handle.query(PollingFlowWorkflow.status)
 
 
 @router.get("/flows/{flow_id}/snapshot")
-async def read_snapshot(flow_id: str, app: Services = Depends(services)) -> dict[str, Any]:
-    return (await polling_status(flow_id, app)).snapshot
+async def read_snapshot(flow_id: str, services: ServicesDep) -> dict[str, Any]:
+    return (await polling_status(flow_id, services)).snapshot
 
 
 @router.put("/flows/{flow_id}/snapshot", response_model=PollingStatus)
-async def set_snapshot(flow_id: str, snapshot: dict[str, Any] = Body(...),
-                       app: Services = Depends(services)) -> PollingStatus:
+async def set_snapshot(flow_id: str, snapshot: Annotated[dict[str, Any], Body()],
+                       services: ServicesDep) -> PollingStatus:
     """Replace the snapshot (e.g. to poll again from an earlier timestamp)."""
-    return await _control(await _poller(app, flow_id), PollingControl(action="reset_snapshot", snapshot=snapshot))
+    return await _control(await _poller(services, flow_id), PollingControl(action="reset_snapshot", snapshot=snapshot))
 
 
 @router.delete("/flows/{flow_id}/snapshot", response_model=PollingStatus)
-async def reset_snapshot(flow_id: str, app: Services = Depends(services)) -> PollingStatus:
+async def reset_snapshot(flow_id: str, services: ServicesDep) -> PollingStatus:
     """Forget the snapshot: the next poll fetches everything the source has."""
-    return await _control(await _poller(app, flow_id), PollingControl(action="reset_snapshot", snapshot={}))
+    return await _control(await _poller(services, flow_id), PollingControl(action="reset_snapshot", snapshot={}))
 
 
-async def publish_to_poller(app: Services, flow: Flow) -> bool:
+async def publish_to_poller(services: Services, flow: Flow) -> bool:
     """A new version of a polling flow reaches its running poller (used from the next poll)."""
     if flow.trigger.type != "polling":
         return False
     try:
-        handle = await _poller(app, flow.id)
+        handle = await _poller(services, flow.id)
     except ApiError:
         return False
     await _control(handle, PollingControl(action="publish", flow=flow))
     return True
 
 
-async def _poller(app: Services, flow_id: str) -> WorkflowHandle:
-    flow = (await load_flow(app, flow_id)).flow
+async def _poller(services: Services, flow_id: str) -> WorkflowHandle:
+    flow = (await load_flow(services, flow_id)).flow
     _require_polling(flow)
-    handle = (await app.client()).get_workflow_handle(poller_id(flow_id))
+    handle = (await services.client()).get_workflow_handle(poller_id(flow_id))
     try:
         description = await handle.describe()
     except RPCError as error:

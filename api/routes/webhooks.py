@@ -5,7 +5,7 @@ Idempotency as for executions: the Idempotency-Key or X-Request-Id header is the
 sender's retry does not run the flow twice.
 """
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -13,7 +13,7 @@ from api.bodies import multi_dict, parse_webhook_body, read_body
 from api.errors import ApiError
 from api.flow_lookup import load_flow
 from api.runs import message_id, start_run
-from api.services import Services, services
+from api.services import ServicesDep
 from flows.model import Flow
 from steps.protocol import Message
 
@@ -34,12 +34,12 @@ class HookAccepted(BaseModel):
     duplicate: bool = False
 
 
-async def receive(request: Request, flow_id: str, app: Services = Depends(services)) -> HookAccepted:
+async def receive(request: Request, flow_id: str, services: ServicesDep) -> HookAccepted:
     """Accept one request for a webhook flow: 404 unknown flow, 409 not a webhook flow, 413 too large."""
     extra = str(request.path_params.get("extra", ""))
-    flow = (await load_flow(app, flow_id)).flow
+    flow = (await load_flow(services, flow_id)).flow
     _require_webhook(flow)
-    data = await read_body(request, app.settings.max_body_bytes)
+    data = await read_body(request, services.settings.max_body_bytes)
     message = Message(
         id=message_id(request),
         body=parse_webhook_body(data, request.headers.get("content-type")),
@@ -49,7 +49,7 @@ async def receive(request: Request, flow_id: str, app: Services = Depends(servic
         query=multi_dict(request.query_params.multi_items()),
         path=extra,
     )
-    started = await start_run(app, flow, message)
+    started = await start_run(services, flow, message)
     return HookAccepted(request_id=started.message_id, execution_id=started.execution_id,
                         workflow_id=started.workflow_id, duplicate=started.duplicate)
 
