@@ -1,7 +1,8 @@
 """Shared fixtures: a real Temporal dev server, a real Docker engine, the built component images.
 
 In CI (CI=true) a missing Docker engine fails the run; on a developer machine without one the
-Docker tests are skipped with the reason.
+Docker tests are skipped with the reason. Every test that needs Docker is marked ``docker`` here, from
+the fixtures it uses, so ``python -m pytest -m "not docker"`` runs the rest without an engine.
 """
 
 import os
@@ -14,6 +15,24 @@ from deploy.temporal_server import dev_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+DOCKER_FIXTURES = frozenset({"docker_engine", "component_images", "probe_image"})
+
+
+def needs_docker(item: pytest.Item) -> bool:
+    """A test that uses a Docker fixture (itself or through another fixture), or the Docker case of
+    the parametrised ``runner`` fixture."""
+    if DOCKER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("runner") == "docker"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if needs_docker(item):
+            item.add_marker(pytest.mark.docker)
 
 
 @pytest.fixture(scope="session")
