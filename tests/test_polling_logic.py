@@ -320,5 +320,5 @@ async def test_a_run_now_during_a_poll_runs_one_more_poll_right_after_it(client:
         await eventually(lambda: status(handle), lambda s: s.polling_now, what="the first poll under way")
         await control(handle, "run_now")
         source.gate.set()
-        await poll_done(handle, 2, timeout=3)
+        await poll_done(handle, 2, timeout=2)
 
