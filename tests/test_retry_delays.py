@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.run_step import StepActivities
-from flows.model import ReboundPolicy, RetryPolicy, Step
+from flows.model import ReboundPolicy, RetryPolicy, Step, backoff_delay
 from steps.channel import Channel
 from steps.errors import ContainerCrashed, ImageNotFound, StepFailure
 from steps.protocol import ErrorInfo, Message, RequestOutcome, StepRequest
@@ -20,6 +20,12 @@ from workflows.models import StepBatchCall, StepCall
 from workflows.step_activity import retry_policy
 
 # --- the policies ---------------------------------------------------------------------------------------
+
+
+def test_the_one_formula_grows_by_the_backoff_from_the_first_attempt_up_to_the_cap() -> None:
+    assert [backoff_delay(3, 2, attempt, 20) for attempt in range(1, 6)] == [3, 6, 12, 20, 20]
+    assert [backoff_delay(3, 1, attempt, 20) for attempt in range(1, 4)] == [3, 3, 3]
+    assert backoff_delay(30, 2, 1, 20) == 20
 
 
 def test_rebound_delays_double_from_15_seconds_up_to_an_hour_by_default() -> None:
