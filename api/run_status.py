@@ -7,8 +7,6 @@ details of its ``FlowRunFailed`` error when it failed, the ``progress`` query wh
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
@@ -21,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
+from api.responses import CamelModel, ExecutionId, ExecutionResult, WorkflowId
 from workflows.flow_run import FlowRunWorkflow
 from workflows.models import FlowRunResult
 from workflows.search import FAILED_STEP, FLOW_ID, FLOW_NAME, FLOW_VERSION, TRIGGER_TYPE
@@ -29,10 +28,9 @@ QUERY_TIMEOUT = timedelta(seconds=5)
 FLOW_RUN_TYPE = "FlowRun"
 
 
-class ExecutionStatus(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-    workflow_id: str
+class ExecutionStatus(CamelModel):
+    execution_id: ExecutionId
+    workflow_id: WorkflowId
     run_id: str
     status: str
     start_time: datetime | None = None
@@ -44,12 +42,14 @@ class ExecutionStatus(BaseModel):
     failed_steps: list[str] = []
     summary: str | None = None
     error: str | None = None
-    result: FlowRunResult | None = None
+    result: ExecutionResult | None = None
     links: dict[str, str] = {}
 
 
-async def execution_status(client: Client, wid: str) -> ExecutionStatus:
-    """ApiError 404 for an id Temporal does not know, or one that is not a flow run."""
+async def execution_status(client: Client, execution_id: str) -> ExecutionStatus:
+    """ApiError 404 for an id Temporal does not know, or one that is not a flow run. An ordinary
+    flow's execution runs in the workflow of the same id."""
+    wid = execution_id
     handle = client.get_workflow_handle_for(FlowRunWorkflow.run, wid)
     description = await _describe(handle)
     if description.workflow_type != FLOW_RUN_TYPE:
@@ -59,12 +59,13 @@ async def execution_status(client: Client, wid: str) -> ExecutionStatus:
     attributes = description.typed_search_attributes
     version = attributes.get(FLOW_VERSION)
     return ExecutionStatus(
-        workflow_id=wid, run_id=description.run_id, status=status.name,
+        execution_id=execution_id, workflow_id=wid, run_id=description.run_id, status=status.name,
         start_time=description.start_time, close_time=description.close_time,
         flow_id=attributes.get(FLOW_ID), flow_name=attributes.get(FLOW_NAME),
         flow_version=int(version) if version and version.isdigit() else None,
         trigger_type=attributes.get(TRIGGER_TYPE), failed_steps=list(attributes.get(FAILED_STEP) or []),
-        summary=await description.static_summary(), error=error, result=result,
+        summary=await description.static_summary(), error=error,
+        result=ExecutionResult.of(result) if result is not None else None,
     )
 
 

@@ -172,7 +172,8 @@ def report(args: argparse.Namespace, runner: str, flows: list[str], example: dic
         f"See the runs of one flow in the UI: filter by  FlowId=\"orders\"  ({ui}/namespaces/default/workflows?query=FlowId%3D%22orders%22)",
     ]
     if example:
-        lines.append(f"An example run was started: {example.get('workflowId')} -> {api}/executions/{example.get('workflowId')}")
+        execution = example.get("executionId")
+        lines.append(f"An example run was started: {execution} -> {api}/executions/{execution}")
     lines.append("Ctrl-C stops everything.")
     print("\n".join(lines), flush=True)
 

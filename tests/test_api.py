@@ -74,21 +74,21 @@ async def api(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
             yield http
 
 
-async def finished(http: httpx.AsyncClient, workflow_id: str) -> dict[str, Any]:
+async def finished(http: httpx.AsyncClient, execution_id: str) -> dict[str, Any]:
     """The execution's status once it is no longer running."""
     deadline = asyncio.get_running_loop().time() + RUN_TIMEOUT
     while True:
-        answer = await http.get(f"/executions/{workflow_id}")
+        answer = await http.get(f"/executions/{execution_id}")
         assert answer.status_code == 200, answer.text
         status = answer.json()
         if status["status"] != "RUNNING":
             return status
-        assert asyncio.get_running_loop().time() < deadline, f"{workflow_id} still running: {status}"
+        assert asyncio.get_running_loop().time() < deadline, f"{execution_id} still running: {status}"
         await asyncio.sleep(0.2)
 
 
 def record(status: dict[str, Any], step_id: str) -> dict[str, Any]:
-    [found] = [r for r in status["result"]["records"] if r["step_id"] == step_id]
+    [found] = [r for r in status["result"]["records"] if r["stepId"] == step_id]
     return found
 
 
@@ -166,8 +166,9 @@ async def test_webhook_runs_the_flow(api: httpx.AsyncClient) -> None:
     assert accepted["message"] == "thank you" and accepted["duplicate"] is False
     assert accepted["workflowId"] == f"orders:{accepted['requestId']}"
 
-    status = await finished(api, accepted["workflowId"])
+    status = await finished(api, accepted["executionId"])
     assert status["status"] == "COMPLETED", status
+    assert status["executionId"] == status["workflowId"] == accepted["executionId"] == status["result"]["executionId"]
     assert (status["flowId"], status["flowVersion"], status["triggerType"]) == ("orders", 1, "webhook")
     assert status["closeTime"] is not None and "Orders v1" in status["summary"]
     assert status["links"]["temporalUi"].endswith(f"/workflows/orders%3A{accepted['requestId']}")
@@ -183,7 +184,8 @@ async def test_webhook_runs_the_flow(api: httpx.AsyncClient) -> None:
     assert shape["input"] == {"order": order, "where": "eu/shop", "source": "web"}, "mapping applied"
     assert shape["output"] == {"id": "A-1", "total": 13, "where": "eu/shop", "source": "web"}
     assert status["result"]["outputs"] == [shape["output"]]
-    assert status["result"]["totals"]["delivered"] == 1
+    assert status["result"]["totals"] == {"delivered": 1, "filtered": 0, "failed": 0, "stepRuns": 2}
+    assert status["result"]["recordsDropped"] == 0 and status["result"]["httpReply"] is None
 
 
 async def test_duplicate_delivery_starts_nothing_new(api: httpx.AsyncClient) -> None:
@@ -193,12 +195,12 @@ async def test_duplicate_delivery_starts_nothing_new(api: httpx.AsyncClient) -> 
     assert first.status_code == second.status_code == 202
     assert first.json()["duplicate"] is False and second.json()["duplicate"] is True
     assert first.json()["workflowId"] == second.json()["workflowId"] == f"orders:{key}"
-    status = await finished(api, first.json()["workflowId"])
+    status = await finished(api, first.json()["executionId"])
 
     late = await api.post("/flows/orders/executions", json={"id": "D-1"}, headers={"Idempotency-Key": key})
     assert late.status_code == 202 and late.json()["duplicate"] is True, "a closed run is not run again"
     assert late.json()["runId"] == status["runId"]
-    assert (await finished(api, first.json()["workflowId"]))["runId"] == status["runId"]
+    assert (await finished(api, first.json()["executionId"]))["runId"] == status["runId"]
 
 
 async def test_post_execution(api: httpx.AsyncClient) -> None:
@@ -209,14 +211,14 @@ async def test_post_execution(api: httpx.AsyncClient) -> None:
     assert started["requestId"] == "req-e1" and started["workflowId"] == "orders:req-e1"
     assert started["executionId"] == started["workflowId"] and started["runId"]
     assert started["links"]["status"] == "/executions/orders:req-e1"
-    status = await finished(api, started["workflowId"])
+    status = await finished(api, started["executionId"])
     assert status["status"] == "COMPLETED"
     assert record(status, "shape")["output"]["total"] == 6
 
 
 async def test_failed_run_shows_its_records(api: httpx.AsyncClient) -> None:
     answer = await api.post("/hooks/breaks", json={"n": 1})
-    status = await finished(api, answer.json()["workflowId"])
+    status = await finished(api, answer.json()["executionId"])
     assert status["status"] == "FAILED" and status["failedSteps"] == ["boom"]
     assert "no good" in status["error"]
     assert record(status, "hook")["status"] == "ok"
@@ -243,15 +245,15 @@ async def test_oversized_bodies_are_refused(api: httpx.AsyncClient) -> None:
 async def test_non_json_bodies(api: httpx.AsyncClient) -> None:
     text = await api.post("/hooks/orders", content="hello there", headers={"content-type": "text/plain"})
     assert text.status_code == 202
-    status = await finished(api, text.json()["workflowId"])
+    status = await finished(api, text.json()["executionId"])
     assert record(status, "hook")["output"]["body"] == {"raw": "hello there"}
 
     form = await api.post("/hooks/orders", data={"id": "F-1", "tag": ["a", "b"]})
-    status = await finished(api, form.json()["workflowId"])
+    status = await finished(api, form.json()["executionId"])
     assert record(status, "hook")["output"]["body"] == {"id": "F-1", "tag": ["a", "b"]}
 
     empty = await api.get("/hooks/orders?id=G-1")
-    status = await finished(api, empty.json()["workflowId"])
+    status = await finished(api, empty.json()["executionId"])
     request = record(status, "hook")["output"]
     assert request["body"] == {} and request["method"] == "GET" and request["query"] == {"id": "G-1"}
 
@@ -274,7 +276,7 @@ async def test_unknown_and_wrong_targets(api: httpx.AsyncClient) -> None:
 async def test_elastic_io_hook_path(api: httpx.AsyncClient) -> None:
     answer = await api.post("/hook/orders", json={"id": "H-1", "lines": []})
     assert answer.status_code == 202 and answer.json()["message"] == "thank you"
-    assert (await finished(api, answer.json()["workflowId"]))["status"] == "COMPLETED"
+    assert (await finished(api, answer.json()["executionId"]))["status"] == "COMPLETED"
 
 
 async def test_health_and_docs(api: httpx.AsyncClient) -> None:
@@ -282,7 +284,7 @@ async def test_health_and_docs(api: httpx.AsyncClient) -> None:
     assert health.status_code == 200 and health.json() == {"status": "ok", "temporal": "ok", "db": "ok"}
     assert (await api.get("/docs")).status_code == 200
     schema = (await api.get("/openapi.json")).json()
-    assert {"/flows", "/hooks/{flow_id}", "/executions/{workflow_id}"} <= set(schema["paths"])
+    assert {"/flows", "/hooks/{flow_id}", "/executions/{execution_id}"} <= set(schema["paths"])
 
 
 async def test_temporal_down_is_503(settings: ApiSettings, tmp_path: Path) -> None:
@@ -310,6 +312,7 @@ async def test_polling_flow_lifecycle_and_snapshot(api: httpx.AsyncClient) -> No
         started = await api.post("/flows/api-poller/start")
         assert started.status_code == 200, started.text
         assert started.json()["state"] == "running"
+        assert {"flowId", "flowVersion", "pollingNow", "nextPollAt", "lastPoll"} <= set(started.json()), "camelCase"
 
         status = await _polls_done(api, "api-poller", 1)
         assert status["snapshot"]["since"] == "2026-03-02T00:00:00Z"
@@ -319,7 +322,9 @@ async def test_polling_flow_lifecycle_and_snapshot(api: httpx.AsyncClient) -> No
         assert (await api.put("/flows/api-poller/snapshot", json={"since": "2026-03-01T12:00:00Z"})).status_code == 200
         assert (await api.post("/flows/api-poller/run-now")).status_code == 200
         status = await _polls_done(api, "api-poller", 2)
-        assert status["last_poll"]["records"] == 1  # only the record after the reset timestamp
+        assert status["lastPoll"]["records"] == 1  # only the record after the reset timestamp
+        assert status["lastPoll"]["snapshotAdvanced"] is True and status["lastPoll"]["pollNumber"] == 2
+        assert set(status["lastPoll"]["totals"]) == {"delivered", "filtered", "failed", "stepRuns"}
 
         stopped = await api.post("/flows/api-poller/stop")
         assert stopped.json()["state"] == "stopped"
@@ -334,7 +339,7 @@ async def _polls_done(api: httpx.AsyncClient, flow_id: str, polls: int) -> dict[
     deadline = asyncio.get_running_loop().time() + RUN_TIMEOUT
     while True:
         status = (await api.get(f"/flows/{flow_id}/polling")).json()
-        if status["polls"] >= polls and not status["polling_now"]:
+        if status["polls"] >= polls and not status["pollingNow"]:
             return status
         assert asyncio.get_running_loop().time() < deadline, status
         await asyncio.sleep(0.2)

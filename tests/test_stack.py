@@ -42,7 +42,7 @@ def test_local_stack_runs_the_example_flow(tmp_path, component_images):
         started = post_json(f"{api}/hooks/orders", {"customer": "globex", "total": 7})
         status = {}
         while time.monotonic() < deadline:
-            status = get_json(f"{api}/executions/{started['workflowId']}")
+            status = get_json(f"{api}/executions/{started['executionId']}")
             if status["status"] != "RUNNING":
                 break
             time.sleep(0.5)

@@ -9,12 +9,11 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 
 from api.bodies import parse_json, read_body
 from api.errors import ApiError
 from api.flow_lookup import load_flow, unknown_flow
+from api.responses import CamelModel
 from api.routes.pollers import publish_to_poller
 from api.services import Services, ServicesDep
 from api.store import FlowExists, SaveOutcome, StoredFlow
@@ -26,11 +25,7 @@ FLOW_BODY = {"requestBody": {"required": True, "description": "a flow definition
                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Flow"}}}}}
 
 
-class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class FlowSummary(_Camel):
+class FlowSummary(CamelModel):
     id: str
     name: str
     version: int
@@ -46,19 +41,19 @@ class FlowSaved(FlowSummary):
     flow: Flow
 
 
-class FlowVersion(_Camel):
+class FlowVersion(CamelModel):
     version: int
     name: str
     revision: str
     created_at: str
 
 
-class FlowVersions(_Camel):
+class FlowVersions(CamelModel):
     id: str
     versions: list[FlowVersion]
 
 
-class FlowList(_Camel):
+class FlowList(CamelModel):
     flows: list[FlowSummary]
 
 

@@ -3,11 +3,10 @@
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 
 from api.bodies import parse_json, read_body
 from api.flow_lookup import load_flow
+from api.responses import CamelModel, ExecutionId, WorkflowId
 from api.run_status import ExecutionStatus, execution_status
 from api.runs import links, message_id, start_run
 from api.services import ServicesDep
@@ -18,11 +17,9 @@ ANY_JSON_BODY = {"requestBody": {"required": False, "description": "the message 
                                  "content": {"application/json": {"schema": {}}}}}
 
 
-class ExecutionStarted(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-    execution_id: str
-    workflow_id: str
+class ExecutionStarted(CamelModel):
+    execution_id: ExecutionId
+    workflow_id: WorkflowId
     run_id: str | None
     request_id: str
     duplicate: bool
@@ -42,9 +39,9 @@ async def start_execution(flow_id: str, request: Request, services: ServicesDep)
                             links=links(services.settings, started.workflow_id))
 
 
-@router.get("/executions/{workflow_id:path}", response_model=ExecutionStatus,
+@router.get("/executions/{execution_id:path}", response_model=ExecutionStatus,
             responses={404: {"description": "unknown execution"}})
-async def get_execution(workflow_id: str, services: ServicesDep) -> ExecutionStatus:
-    status = await execution_status(await services.client(), workflow_id)
-    status.links = links(services.settings, workflow_id)
+async def get_execution(execution_id: str, services: ServicesDep) -> ExecutionStatus:
+    status = await execution_status(await services.client(), execution_id)
+    status.links = links(services.settings, status.workflow_id)
     return status

@@ -1,9 +1,11 @@
 """Polling flows: start, stop, pause, resume, run now, and the trigger's snapshot.
 
 Each polling flow has one PollingFlow workflow (id ``poll:<flow id>``) that keeps its state and
-snapshot; these routes send it the ``control`` update and read its ``status`` query.
+snapshot; these routes send it the ``control`` update and read its ``status`` query, and answer
+with its status in camelCase (``PollerStatus``).
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
@@ -13,9 +15,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
 from api.flow_lookup import load_flow
+from api.responses import PollerStatus
 from api.services import Services, ServicesDep
 from flows.model import Flow
-from workflows.models import PollingControl, PollingInput, PollingStatus
+from workflows.models import PollingControl, PollingInput
 from workflows.polling_flow import PollingFlowWorkflow
 from workflows.search import flow_search_attributes
 
@@ -26,8 +29,8 @@ def poller_id(flow_id: str) -> str:
     return f"poll:{flow_id}"
 
 
-@router.post("/flows/{flow_id}/start", response_model=PollingStatus)
-async def start_polling(flow_id: str, services: ServicesDep) -> PollingStatus:
+@router.post("/flows/{flow_id}/start", response_model=PollerStatus)
+async def start_polling(flow_id: str, services: ServicesDep) -> PollerStatus:
     """Start (or restart) polling with the flow's latest version; the snapshot is kept."""
     flow = (await load_flow(services, flow_id)).flow
     _require_polling(flow)
@@ -41,37 +44,30 @@ async def start_polling(flow_id: str, services: ServicesDep) -> PollingStatus:
     return await _control(handle, PollingControl(action="start", flow=flow))
 
 
-async def _send(flow_id: str, action: str, services: Services) -> PollingStatus:
+def _control_route(name: str, path: str, request: PollingControl,
+                   description: str) -> Callable[[str, Services], Awaitable[PollerStatus]]:
+    """The route ``POST /flows/{flow_id}/<path>``, which sends the poller ``request``."""
+    async def route(flow_id: str, services: ServicesDep) -> PollerStatus:
+        return await _control(await _poller(services, flow_id), request)
+    router.add_api_route(f"/flows/{{flow_id}}/{path}", route, methods=["POST"], response_model=PollerStatus,
+                         name=name, description=description)
+    return route
+
+
+stop_polling = _control_route("stop_polling", "stop", PollingControl(action="stop"),
+                              "No more polls; a poll under way finishes and its records are processed. "
+                              "The snapshot is kept.")
+pause_polling = _control_route("pause_polling", "pause", PollingControl(action="pause"),
+                               "No timed polls until resumed (run-now still polls).")
+resume_polling = _control_route("resume_polling", "resume", PollingControl(action="resume"), "Timed polls again.")
+poll_now = _control_route("poll_now", "run-now", PollingControl(action="run_now"),
+                          "One poll at once, also while paused (not while stopped).")
+
+
+@router.get("/flows/{flow_id}/polling", response_model=PollerStatus)
+async def polling_status(flow_id: str, services: ServicesDep) -> PollerStatus:
     handle = await _poller(services, flow_id)
-    return await _control(handle, PollingControl(action=action))  # type: ignore[arg-type]
-
-
-@router.post("/flows/{flow_id}/stop", response_model=PollingStatus)
-async def stop_polling(flow_id: str, services: ServicesDep) -> PollingStatus:
-    """No more polls; a poll under way finishes and its records are processed. The snapshot is kept."""
-    return await _send(flow_id, "stop", services)
-
-
-@router.post("/flows/{flow_id}/pause", response_model=PollingStatus)
-async def pause_polling(flow_id: str, services: ServicesDep) -> PollingStatus:
-    return await _send(flow_id, "pause", services)
-
-
-@router.post("/flows/{flow_id}/resume", response_model=PollingStatus)
-async def resume_polling(flow_id: str, services: ServicesDep) -> PollingStatus:
-    return await _send(flow_id, "resume", services)
-
-
-@router.post("/flows/{flow_id}/run-now", response_model=PollingStatus)
-async def poll_now(flow_id: str, services: ServicesDep) -> PollingStatus:
-    """One poll at once, also while paused (not while stopped)."""
-    return await _send(flow_id, "run_now", services)
-
-
-@router.get("/flows/{flow_id}/polling", response_model=PollingStatus)
-async def polling_status(flow_id: str, services: ServicesDep) -> PollingStatus:
-    handle = await _poller(services, flow_id)
-    return await handle.query(PollingFlowWorkflow.status)
+    return PollerStatus.of(await handle.query(PollingFlowWorkflow.status))
 
 
 @router.get("/flows/{flow_id}/snapshot")
@@ -79,15 +75,15 @@ async def read_snapshot(flow_id: str, services: ServicesDep) -> dict[str, Any]:
     return (await polling_status(flow_id, services)).snapshot
 
 
-@router.put("/flows/{flow_id}/snapshot", response_model=PollingStatus)
+@router.put("/flows/{flow_id}/snapshot", response_model=PollerStatus)
 async def set_snapshot(flow_id: str, snapshot: Annotated[dict[str, Any], Body()],
-                       services: ServicesDep) -> PollingStatus:
+                       services: ServicesDep) -> PollerStatus:
     """Replace the snapshot (e.g. to poll again from an earlier timestamp)."""
     return await _control(await _poller(services, flow_id), PollingControl(action="reset_snapshot", snapshot=snapshot))
 
 
-@router.delete("/flows/{flow_id}/snapshot", response_model=PollingStatus)
-async def reset_snapshot(flow_id: str, services: ServicesDep) -> PollingStatus:
+@router.delete("/flows/{flow_id}/snapshot", response_model=PollerStatus)
+async def reset_snapshot(flow_id: str, services: ServicesDep) -> PollerStatus:
     """Forget the snapshot: the next poll fetches everything the source has."""
     return await _control(await _poller(services, flow_id), PollingControl(action="reset_snapshot", snapshot={}))
 
@@ -120,9 +116,9 @@ async def _poller(services: Services, flow_id: str) -> WorkflowHandle:
     return handle
 
 
-async def _control(handle: WorkflowHandle, request: PollingControl) -> PollingStatus:
+async def _control(handle: WorkflowHandle, request: PollingControl) -> PollerStatus:
     try:
-        return await handle.execute_update(PollingFlowWorkflow.control, request)
+        return PollerStatus.of(await handle.execute_update(PollingFlowWorkflow.control, request))
     except WorkflowUpdateFailedError as failure:
         cause = failure.cause
         raise ApiError(409, str(getattr(cause, "message", cause))) from None

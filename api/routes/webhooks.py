@@ -6,12 +6,12 @@ sender's retry does not run the flow twice.
 """
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from api.bodies import multi_dict, parse_webhook_body, read_body
 from api.errors import ApiError
 from api.flow_lookup import load_flow
+from api.responses import CamelModel, ExecutionId, WorkflowId
 from api.runs import message_id, start_run
 from api.services import ServicesDep
 from flows.model import Flow
@@ -24,12 +24,10 @@ DROPPED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 THANK_YOU = "thank you"
 
 
-class HookAccepted(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-    request_id: str
-    execution_id: str
-    workflow_id: str
+class HookAccepted(CamelModel):
+    request_id: str = Field(description="the message id: the Idempotency-Key or X-Request-Id header, else a new UUID")
+    execution_id: ExecutionId
+    workflow_id: WorkflowId
     message: str = THANK_YOU
     duplicate: bool = False
 
