@@ -1,9 +1,10 @@
 """Starting one FlowRun for one message, at most once per (flow, message id).
 
 The workflow id is ``{flow id}:{message id}``. A delivery repeated while the first run is going
-gets that run (USE_EXISTING); one repeated after it closed is refused by Temporal
-(REJECT_DUPLICATE) and answered with the closed run. Either way nothing runs twice, for as long
-as Temporal keeps the closed run (the namespace's retention period).
+is refused by Temporal (id conflict policy FAIL), and one repeated after it closed too (id reuse
+policy REJECT_DUPLICATE); both answer WorkflowAlreadyStartedError, and the caller gets the first
+run's ids with ``duplicate: true``. Either way nothing runs twice, for as long as Temporal keeps
+the closed run (the namespace's retention period).
 """
 
 import re

@@ -64,12 +64,14 @@ class Emitter:
         self._event("updateSnapshot", snapshot=changes)
 
     def update_keys(self, keys: dict[str, Any]) -> None:
-        """Refreshed credentials (e.g. OAuth tokens) for the platform to store."""
+        """Refreshed credentials (e.g. OAuth tokens). The platform parses them and drops them for now
+        (planned: stored with the step's credentials)."""
         self._event("updateKeys", keys=keys)
 
     def http_reply(self, status_code: int = 200, body: Any = None,
                    headers: dict[str, str] | None = None) -> None:
-        """Answer the HTTP caller of a request-reply webhook flow."""
+        """A reply for the HTTP caller. The platform records it on the run's result; no caller
+        receives it yet (planned: request-reply webhook flows)."""
         self._event("httpReply", reply={"statusCode": status_code, "body": body, "headers": headers or {}})
 
     def result(self, value: Any) -> None:

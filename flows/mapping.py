@@ -1,8 +1,10 @@
 """JSONata mappings between steps, evaluated in the platform (no extra container).
 
 A mapping is one expression for the whole next body, or target field -> expression. Every
-expression sees the incoming body as its input, ``$steps`` (earlier steps' outputs by step id)
-and ``$msg`` (the whole message: headers, webhook method/query/path, …).
+expression sees the incoming body as its input, ``$steps`` (earlier steps' outputs by step id: the
+message's passthrough) and ``$msg`` (the whole message the step receives: id, body, headers,
+attachments, metadata, passthrough). The webhook request's method, url, query and path are on the
+message only in the trigger step; later steps find them in the trigger's output body.
 """
 
 from functools import lru_cache

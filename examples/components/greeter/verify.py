@@ -1,4 +1,5 @@
-"""verifyCredentials: called when a user saves credentials, before any flow uses them."""
+"""verifyCredentials: the runtime calls it for a ``verifyCredentials`` request. Nothing in the platform
+sends one yet (planned: when a user saves credentials, before any flow uses them)."""
 
 from typing import Any
 
