@@ -9,8 +9,9 @@ from typing import Any, Mapping
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.step_io import container_spec, mapped_input, next_messages, step_error_text
 from catalog.components import ComponentInfo
-from flows.mapping import MappingError, apply_mapping
+from flows.mapping import MappingError
 from flows.model import Step
 from steps.errors import StepFailure
 from steps.protocol import Message, RequestOutcome, StepRequest
@@ -45,7 +46,7 @@ class StepActivities:
             heartbeat.cancel()
         _raise_for_outcome(outcome, step, message)
         return StepResult(
-            messages=_next_messages(outcome.data, message, step, call.passthrough),
+            messages=next_messages(outcome.data, message, step, call.passthrough),
             input_body=message.body,
             snapshot=outcome.merged_snapshot(call.snapshot) if outcome.snapshot is not None else None,
             http_reply=outcome.http_reply,
@@ -81,51 +82,39 @@ class StepActivities:
         return StepBatchResult(items=list(items.values()), duration_ms=round((time.perf_counter() - started) * 1000, 2))
 
     def _spec(self, step: Step, call: StepCall | StepBatchCall) -> ContainerSpec:
-        component = self.catalog.get(step.component)
-        return ContainerSpec(
-            image=step.image or (component.image if component else step.component),
-            component_dir=component.directory if component else None,
-            network="host" if step.network else "none",
-            memory_mb=step.memory_mb,
-            cpus=step.cpus,
-            labels={
-                "conflux.flow": call.flow_id,
-                "conflux.flow-version": str(call.flow_version),
-                "conflux.step": step.id,
-                "conflux.execution": call.execution_id,
-            },
-            name_hint=f"step '{step.id}' of flow '{call.flow_id}'",
-        )
+        labels = {
+            "conflux.flow": call.flow_id,
+            "conflux.flow-version": str(call.flow_version),
+            "conflux.step": step.id,
+            "conflux.execution": call.execution_id,
+        }
+        return container_spec(step, self.catalog, labels, f"step '{step.id}' of flow '{call.flow_id}'")
 
 
 def _mapped(step: Step, message: Message) -> Message:
-    if step.mapping is None:
-        return message
     try:
-        body = apply_mapping(step.mapping, message.body, message.model_dump(mode="json"))
+        return mapped_input(step, message)
     except MappingError as exc:
         raise ApplicationError(f"step '{step.id}': {exc}", _failure_details(step, message),
                                type="MappingError", non_retryable=True) from None
-    return message.model_copy(update={"body": body})
 
 
 def _settle(item: BatchItem, outcome: RequestOutcome, step: Step, passthrough: bool) -> None:
     """One message's outcome within a batch."""
     if outcome.error is not None:
         item.status, item.error_type = "failed", "StepError"
-        item.error = f"step '{step.id}' ({step.component}/{step.function}) failed: {outcome.error.name}: {outcome.error.message}"
+        item.error = step_error_text(step, outcome.error)
     elif outcome.rebound is not None:
         item.status, item.error_type = "rebound", "Rebound"
         item.error = f"{outcome.rebound.name}: {outcome.rebound.message}"
     else:
-        item.outputs = _next_messages(outcome.data, item.message, step, passthrough)
+        item.outputs = next_messages(outcome.data, item.message, step, passthrough)
 
 
 def _raise_for_outcome(outcome: RequestOutcome, step: Step, message: Message) -> None:
     if outcome.error is not None:
         raise ApplicationError(
-            f"step '{step.id}' ({step.component}/{step.function}) failed: {outcome.error.name}: {outcome.error.message}",
-            _failure_details(step, message, outcome.error.model_dump()),
+            step_error_text(step, outcome.error), _failure_details(step, message, outcome.error.model_dump()),
             type="StepError", non_retryable=True,
         )
     if outcome.rebound is not None:
@@ -155,20 +144,6 @@ def _step_failure(failure: StepFailure, step: Step, message: Message | None) -> 
         details = _failure_details(step, message, details)
     return ApplicationError(text, details,
                             type=type(failure).__name__, non_retryable=final, next_retry_delay=next_delay)
-
-
-def _next_messages(data: list[Message], incoming: Message, step: Step, passthrough: bool) -> list[Message]:
-    """Give every output an id derived from its input (so reruns produce the same ids) and carry
-    the earlier outputs along as passthrough."""
-    outputs = []
-    for index, out in enumerate(data):
-        carried = {**incoming.passthrough, step.id: out.body} if passthrough else {}
-        outputs.append(out.model_copy(update={
-            "id": incoming.id if len(data) == 1 else f"{incoming.id}-{index}",
-            "passthrough": carried,
-            "metadata": {**incoming.metadata, **out.metadata},
-        }))
-    return outputs
 
 
 def _failure_details(step: Step, message: Message, extra: dict[str, Any] | None = None) -> dict[str, Any]:
