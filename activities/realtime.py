@@ -140,8 +140,8 @@ def _settle(flow: Flow, index: int, step: Step, message: Message, attempt: int, 
 
 def _failed(message: Message, step: Step, error: str, error_type: str, body: object) -> StepFailed:
     text = str(body)
-    return StepFailed(message_id=message.id, step_id=step.id, error=error, error_type=error_type,
-                      input=body if len(text) <= EXCERPT_CHARS else {"excerpt": text[:EXCERPT_CHARS], "truncated": True})
+    kept = body if len(text) <= EXCERPT_CHARS else {"excerpt": text[:EXCERPT_CHARS], "truncated": True}
+    return StepFailed(message_id=message.id, step_id=step.id, error=error, error_type=error_type, input=kept)
 
 
 def _key(flow: Flow, step: Step) -> WarmKey:

@@ -3,8 +3,9 @@ into the next messages, and turn failures into Temporal's retry decisions."""
 
 import asyncio
 import time
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError

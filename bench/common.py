@@ -2,7 +2,7 @@
 
 import statistics
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 
 async def timed(function: Callable[[], Awaitable[object]], repeat: int) -> list[float]:

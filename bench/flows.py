@@ -20,13 +20,13 @@ from temporalio.worker import Worker
 from api.app import create_app
 from api.settings import ApiSettings
 from bench.common import row
-from deploy.temporal_server import dev_server
 from bench.raw_temporal import ThreeNoops, noop
 from bench.step_runners import bare_docker_run
 from catalog.build import build_all
 from catalog.components import load_catalog
-from steps.runner import make_runner
 from conflux.temporal import connect
+from deploy.temporal_server import dev_server
+from steps.runner import make_runner
 from worker.main import build_worker
 from workflows.models import FlowRunResult
 
@@ -36,7 +36,8 @@ FLOW = {
     "trigger": {"id": "hook", "component": "webhook", "function": "receive"},
     "steps": [
         {"id": "shape", "component": "transform", "function": "transform", "config": {"expression": "{'n': body.n}"}},
-        {"id": "double", "component": "code", "function": "run", "config": {"code": "return {'n': msg['body']['n'] * 2}"}},
+        {"id": "double", "component": "code", "function": "run",
+         "config": {"code": "return {'n': msg['body']['n'] * 2}"}},
     ],
 }
 
@@ -54,7 +55,8 @@ async def flow_latency(settings: ApiSettings, runner_kind: str, repeat: int) -> 
                 started = time.perf_counter()
                 answer = await api.post(f"/hooks/{FLOW['id']}", json={"n": index})
                 assert answer.status_code == 202, answer.text
-                result = await client.get_workflow_handle(answer.json()["workflowId"], result_type=FlowRunResult).result()
+                handle = client.get_workflow_handle(answer.json()["workflowId"], result_type=FlowRunResult)
+                result = await handle.result()
                 assert result.outputs == [{"n": index * 2}], result
                 if index:  # the first run warms caches
                     samples.append((time.perf_counter() - started) * 1000)

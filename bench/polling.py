@@ -10,27 +10,27 @@ import asyncio
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from temporalio.worker import Worker
 
-from deploy.temporal_server import dev_server
 from bench.raw_temporal import RawFanOut, noop
 from catalog.build import build_all
 from catalog.components import load_catalog
+from conflux.settings import PlatformSettings
+from conflux.temporal import connect
+from deploy.temporal_server import dev_server
 from flows.validation import parse_flow
 from steps.runner import make_runner
 from tests.loopback import LoopbackServer
-from conflux.temporal import connect
 from worker.main import build_worker
-from conflux.settings import PlatformSettings
 from workflows.models import PollingInput
 from workflows.polling_flow import PollingFlowWorkflow
 
 
 def records(count: int) -> list[dict]:
-    stamp = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     return [{"id": i, "updated_at": stamp, "value": i * 3} for i in range(1, count + 1)]
 
 
@@ -48,8 +48,9 @@ async def polling_rate(settings: PlatformSettings, count: int, concurrency: int)
         }, catalog)
         async with build_worker(client, settings, make_runner("docker"), catalog):
             started = time.perf_counter()
-            handle = await client.start_workflow(PollingFlowWorkflow.run, PollingInput(flow=flow),
-                                                 id=f"poll:bench-{uuid.uuid4().hex[:6]}", task_queue=settings.task_queue)
+            handle = await client.start_workflow(
+                PollingFlowWorkflow.run, PollingInput(flow=flow),
+                id=f"poll:bench-{uuid.uuid4().hex[:6]}", task_queue=settings.task_queue)
             while True:
                 status = await handle.query(PollingFlowWorkflow.status)
                 if status.polls >= 1 and not status.polling_now:

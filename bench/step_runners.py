@@ -77,9 +77,10 @@ async def long_lived(image: str, messages: int) -> str:
                               ("long-lived Docker session call", await timed(ours, messages)),
                               ("bare echo through a pipe (cat)", await timed(echo, messages)))
         batches = max(1, messages // 100)
-        batched = side_by_side("per message, in batches of 100 on the wire",
-                               ("long-lived Docker session call", [t / 100 for t in await timed(batch_of_100, batches)]),
-                               ("bare echo through a pipe (cat)", [t / 100 for t in await timed(echo_100, batches)]))
+        batched = side_by_side(
+            "per message, in batches of 100 on the wire",
+            ("long-lived Docker session call", [t / 100 for t in await timed(batch_of_100, batches)]),
+            ("bare echo through a pipe (cat)", [t / 100 for t in await timed(echo_100, batches)]))
         return single + "\n" + batched
     finally:
         await session.finish()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
@@ -140,7 +141,8 @@ def component_dirs(directory: Path) -> list[Path]:
         return [directory]
     found = sorted(child for child in directory.iterdir() if (child / DESCRIPTOR_FILE).is_file())
     if not found:
-        raise CatalogError(f"{directory} holds no {DESCRIPTOR_FILE}, nor do its subdirectories: it is not a component directory")
+        raise CatalogError(f"{directory} holds no {DESCRIPTOR_FILE}, nor do its subdirectories: "
+                           "it is not a component directory")
     return found
 
 

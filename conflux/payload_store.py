@@ -8,8 +8,8 @@ local driver: every process that reads the history (worker, API) must see the sa
 import asyncio
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import (

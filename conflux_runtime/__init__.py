@@ -5,8 +5,8 @@ where DIR holds the component's ``component.json``. The wire contract is docs/st
 Component authors import only :class:`Rebound` (and, for type hints, :class:`Emitter`).
 """
 
-from conflux_runtime.errors import ComponentError, Rebound
 from conflux_runtime.emitter import Emitter
+from conflux_runtime.errors import ComponentError, Rebound
 
 PROTOCOL_VERSION = 1
 RUNTIME_VERSION = "0.1.0"

@@ -8,9 +8,10 @@ module level (connections, listeners) lives as long as a warm container does.
 import importlib.util
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from conflux_runtime.errors import ComponentError
 
@@ -59,7 +60,8 @@ class Component:
             if spec is not None:
                 return spec
         known = sorted({*(self.descriptor.get("triggers") or {}), *(self.descriptor.get("actions") or {})})
-        raise ComponentError(f"component '{self.title}' has no trigger or action '{name}' (it has: {', '.join(known) or 'none'})")
+        raise ComponentError(f"component '{self.title}' has no trigger or action '{name}' "
+                             f"(it has: {', '.join(known) or 'none'})")
 
     def resolve(self, reference: str, default_name: str = "process") -> Callable[..., Any]:
         file_part, _, attr = reference.partition(":")

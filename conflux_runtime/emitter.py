@@ -1,7 +1,8 @@
 """The ``emit`` object a component function receives: one per request."""
 
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from conflux_runtime.errors import ComponentError, Rebound
 from conflux_runtime.logs import Logger, write_log

@@ -9,7 +9,8 @@ import json
 import os
 import sys
 import threading
-from typing import Any, BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 
 class Transport:

@@ -7,8 +7,8 @@
 """
 
 import threading
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Query
 
@@ -26,7 +26,7 @@ def create_demo_app() -> FastAPI:
         return {"customer": customer, "tier": TIERS.get(customer.lower(), "bronze")}
 
     @app.post("/sink")
-    def sink(item: Any = Body(default=None)) -> dict[str, Any]:
+    def sink(item: Annotated[Any, Body()] = None) -> dict[str, Any]:
         with lock:
             delivered.append(item)
             return {"received": len(delivered)}
@@ -44,7 +44,7 @@ def create_demo_app() -> FastAPI:
             return stamped
 
     @app.get("/records")
-    def list_records(since: str | None = Query(default=None)) -> list[dict[str, Any]]:
+    def list_records(since: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
         with lock:
             return [r for r in records if since is None or r["updated_at"] >= since]
 
@@ -52,4 +52,4 @@ def create_demo_app() -> FastAPI:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -78,7 +78,8 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def wait_for_port(port: int, timeout: float, process: subprocess.Popen, name: str, log_path: Path | None = None) -> None:
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen, name: str,
+                  log_path: Path | None = None) -> None:
     """Until ``port`` opens; a process that exits first, or a timeout, raises with where to look."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -88,7 +89,8 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen, name: st
         if port_open(port):
             return
         time.sleep(0.1)
-    raise RuntimeError(f"{name} did not open port {port} within {timeout:g}s" + (f"; log: {log_path}" if log_path else ""))
+    where = f"; log: {log_path}" if log_path else ""
+    raise RuntimeError(f"{name} did not open port {port} within {timeout:g}s{where}")
 
 
 def wait_for_service(service: Service, port: int, timeout: float) -> None:

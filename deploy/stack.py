@@ -30,9 +30,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ui-port", type=int, default=int(os.environ.get("CONFLUX_UI_PORT", 8233)))
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("CONFLUX_PORT", 8000)))
     parser.add_argument("--demo-port", type=int, default=int(os.environ.get("CONFLUX_DEMO_PORT", 8100)))
-    parser.add_argument("--flows", type=Path, default=REPO_ROOT / "examples" / "flows", help="folder of flow files to load")
+    parser.add_argument("--flows", type=Path, default=REPO_ROOT / "examples" / "flows",
+                        help="folder of flow files to load")
     parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / "var", help="databases, blobs, logs, pid files")
-    parser.add_argument("--runner", choices=["auto", "docker", "process"], default=os.environ.get("CONFLUX_RUNNER", "auto"))
+    parser.add_argument("--runner", choices=["auto", "docker", "process"],
+                        default=os.environ.get("CONFLUX_RUNNER", "auto"))
     parser.add_argument("--no-example-run", action="store_true", help="do not send the example message")
     parser.add_argument("--exit-after-start", action="store_true", help="start, report, stop (a smoke test)")
     return parser.parse_args(argv)
@@ -168,8 +170,10 @@ def report(args: argparse.Namespace, runner: str, flows: list[str], example: dic
         f"  logs and pids  {run_dir}",
         "",
         "Send the example flow a message:",
-        f"  curl -X POST {api}/hooks/orders -H 'content-type: application/json' -d '{{\"customer\": \"acme\", \"total\": 120}}'",
-        f"See the runs of one flow in the UI: filter by  FlowId=\"orders\"  ({ui}/namespaces/default/workflows?query=FlowId%3D%22orders%22)",
+        f"  curl -X POST {api}/hooks/orders -H 'content-type: application/json' "
+        "-d '{\"customer\": \"acme\", \"total\": 120}'",
+        "See the runs of one flow in the UI: filter by  FlowId=\"orders\"  "
+        f"({ui}/namespaces/default/workflows?query=FlowId%3D%22orders%22)",
     ]
     if example:
         execution = example.get("executionId")

@@ -5,11 +5,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from deploy.processes import free_port, stop_process, wait_for_port
-
 from workflows.search import dev_server_flags
 
 

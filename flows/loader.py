@@ -3,8 +3,9 @@
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -22,7 +23,8 @@ def read_definition(path: Path, environ: Mapping[str, str] = os.environ) -> Any:
     try:
         return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise FlowInvalid(str(path), [Problem(where="(file)", problem=f"not valid {path.suffix[1:].upper()}: {exc}")]) from None
+        problem = Problem(where="(file)", problem=f"not valid {path.suffix[1:].upper()}: {exc}")
+        raise FlowInvalid(str(path), [problem]) from None
 
 
 def expand_environment(path: Path, text: str, environ: Mapping[str, str]) -> str:

@@ -1,6 +1,7 @@
 """Checks a flow against the component catalog and reports every problem at once, with where it is."""
 
-from typing import Any, Mapping as TypingMapping
+from collections.abc import Mapping as TypingMapping
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -78,7 +79,8 @@ def _step_problems(step: Step, where: str, catalog: TypingMapping[str, Component
         if isinstance(definition, dict) and definition.get("required") and step.config.get(field) in (None, ""):
             label = definition.get("label", field)
             problems.append(Problem(where=f"{where}.config.{field}",
-                                    problem=f"required field '{field}' ({label}) of {step.component}/{step.function} is missing"))
+                                    problem=f"required field '{field}' ({label}) of "
+                                            f"{step.component}/{step.function} is missing"))
     return problems
 
 

@@ -31,7 +31,7 @@ class Channel(ABC):
     @abstractmethod
     async def kill(self) -> None: ...
 
-    async def dispose(self) -> None:
+    async def dispose(self) -> None:  # noqa: B027  # a hook, empty by default: only a container has something left
         """Release what is left (the container itself)."""
 
     async def pump_stderr(self, stderr: asyncio.StreamReader) -> None:

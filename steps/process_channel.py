@@ -22,7 +22,8 @@ class ProcessChannel(Channel):
 
     @classmethod
     async def start(cls, spec: ContainerSpec, max_line_bytes: int) -> "ProcessChannel":
-        if spec.command is None and (spec.component_dir is None or not (spec.component_dir / "component.json").is_file()):
+        has_descriptor = spec.component_dir is not None and (spec.component_dir / "component.json").is_file()
+        if spec.command is None and not has_descriptor:
             raise ImageNotFound(f"the process runner needs the component's directory for {spec.image}; "
                                 f"{spec.component_dir} holds no component.json")
         # as in the image: the runtime, then the shared component library (components/lib)

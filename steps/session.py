@@ -1,7 +1,7 @@
 """Drives the step protocol over a channel: the ready handshake, batches of requests, the exit."""
 
 import asyncio
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from steps.channel import Channel
 from steps.errors import (
@@ -34,7 +34,7 @@ class StepSession:
         """Wait for ``ready``; ``fatal``, garbage or silence fail here with the reason."""
         try:
             event = await asyncio.wait_for(self._next_event(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self.abort()
             raise StepTimeout(f"{self.channel.description} did not become ready within {timeout:g}s",
                               detail=self.channel.stderr_excerpt()) from None
@@ -65,7 +65,7 @@ class StepSession:
         lines = b"".join(request.encode(self.max_line_bytes) for request in requests)
         try:
             return await self._exchange(lines, [r.id for r in requests], last, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self.abort()
             raise StepTimeout(f"{self.channel.description} did not end a message within {timeout:g}s "
                               "and was killed", detail=self.channel.stderr_excerpt()) from None
@@ -77,7 +77,7 @@ class StepSession:
         """Close stdin and wait for a clean exit; anything else after the last end is a failure."""
         try:
             await asyncio.wait_for(self._drain_to_exit(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self.abort()
             raise StepTimeout(f"{self.channel.description} did not exit within {timeout:g}s after its "
                               "input was closed", detail=self.channel.stderr_excerpt()) from None
@@ -164,5 +164,5 @@ class StepSession:
 async def _exit_code(wait: Callable[[], Awaitable[int]]) -> int | None:
     try:
         return await asyncio.wait_for(wait(), 10)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return None

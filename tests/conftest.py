@@ -6,8 +6,8 @@ the fixtures it uses, so ``python -m pytest -m "not docker"`` runs the rest with
 """
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

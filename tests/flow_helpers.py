@@ -10,11 +10,11 @@ from typing import Any
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from conflux.settings import PlatformSettings
 from flows.model import Flow
 from flows.validation import parse_flow
 from steps.protocol import Message
 from tests.conftest import REPO_ROOT
-from conflux.settings import PlatformSettings
 from workflows.flow_run import FlowRunWorkflow
 from workflows.models import FlowRunInput, FlowRunResult
 from workflows.search import flow_search_attributes
@@ -32,7 +32,8 @@ async def run_flow(client: Client, task_queue: str, flow: Flow, body: Any) -> tu
     message_id = uuid.uuid4().hex[:12]
     workflow_id = f"{flow.id}:{message_id}"
     handle = await client.start_workflow(
-        FlowRunWorkflow.run, FlowRunInput(flow=flow, execution_id=message_id, message=Message(id=message_id, body=body)),
+        FlowRunWorkflow.run,
+        FlowRunInput(flow=flow, execution_id=message_id, message=Message(id=message_id, body=body)),
         id=workflow_id, task_queue=task_queue, search_attributes=flow_search_attributes(flow),
         static_summary=f"{flow.name} v{flow.version}",
     )

@@ -6,8 +6,9 @@ Steps run through the process runner (local subprocesses), so these tests need n
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -15,8 +16,8 @@ import pytest
 from api.app import create_app
 from api.settings import ApiSettings
 from catalog.components import load_catalog
-from steps.runner import make_runner
 from conflux.temporal import connect
+from steps.runner import make_runner
 from worker.main import build_worker
 
 pytestmark = pytest.mark.temporal

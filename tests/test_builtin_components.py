@@ -16,11 +16,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -296,7 +297,8 @@ def test_transform_missing_expression_is_an_error() -> None:
 
 def test_code_returns_one_body() -> None:
     code = "lines = msg['body']['lines']\nreturn {'count': len(lines), 'step': cfg['label']}"
-    assert bodies(process("code", "run", {"lines": [1, 2, 3]}, {"code": code, "label": "x"})) == [{"count": 3, "step": "x"}]
+    answer = process("code", "run", {"lines": [1, 2, 3]}, {"code": code, "label": "x"})
+    assert bodies(answer) == [{"count": 3, "step": "x"}]
 
 
 def test_code_yield_emits_each_item_and_can_snapshot() -> None:
@@ -370,7 +372,7 @@ class RecordSource:
 
 def instant(text: str) -> datetime:
     parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class Poller:

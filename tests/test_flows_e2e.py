@@ -7,18 +7,18 @@ import subprocess
 import threading
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from temporalio.client import Client
 
-from steps.runner import make_runner
+from conflux.settings import PlatformSettings
+from conflux.temporal import connect
 from deploy.processes import stop_process
+from steps.runner import make_runner
 from tests.flow_helpers import make_flow, run_flow, start_worker_process
 from tests.loopback import LoopbackServer
-from conflux.temporal import connect
 from worker.main import build_worker
-from conflux.settings import PlatformSettings
 from workflows.flow_run import LEAF_MESSAGES
 
 
@@ -49,7 +49,8 @@ async def test_webhook_then_three_steps_with_mappings(client, settings, docker_w
          "config": {"expression": "{'line': sku, 'amount': total, 'customer': customer}"},
          "mapping": {"sku": "sku", "total": "total", "customer": "$steps.hook.body.order.customer"}},
     ])
-    body = {"order": {"customer": "ACME", "lines": [{"sku": "a", "qty": 2, "price": 3}, {"sku": "b", "qty": 1, "price": 5}]}}
+    lines = [{"sku": "a", "qty": 2, "price": 3}, {"sku": "b", "qty": 1, "price": 5}]
+    body = {"order": {"customer": "ACME", "lines": lines}}
     _, result = await run_flow(client, settings.task_queue, flow, body)
     assert result.status == "completed"
     assert result.totals.delivered == 2 and result.totals.failed == 0

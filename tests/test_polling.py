@@ -6,19 +6,19 @@ import signal
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 
+from conflux.settings import PlatformSettings
+from conflux.temporal import connect
+from deploy.processes import stop_process
 from flows.validation import parse_flow
 from steps.runner import make_runner
-from deploy.processes import stop_process
 from tests.flow_helpers import start_worker_process
 from tests.loopback import LoopbackServer
-from conflux.temporal import connect
 from worker.main import build_worker
-from conflux.settings import PlatformSettings
 from workflows.models import PollingControl, PollingInput, PollingStatus
 from workflows.polling_flow import PollingFlowWorkflow
 from workflows.search import flow_search_attributes
@@ -41,7 +41,7 @@ class RecordSource:
 
     def add(self, count: int, stamp: datetime | None = None) -> None:
         with self.lock:
-            base = stamp or datetime.now(timezone.utc)
+            base = stamp or datetime.now(UTC)
             for _ in range(count):
                 self.records.append({"id": len(self.records) + 1,
                                      "updated_at": base.isoformat(timespec="microseconds").replace("+00:00", "Z")})
@@ -74,7 +74,8 @@ def polling_flow(catalog, url: str, flow_id: str, *, interval: float = 3600, con
                  action: str = "http-request"):
     deliver = ({"id": "deliver", "component": "http-request", "function": "request", "network": True,
                 "config": {"url": f"{url}/sink", "method": "POST"}} if action == "http-request" else
-               {"id": "deliver", "component": "transform", "function": "transform", "config": {"expression": "{'id': id}"}})
+               {"id": "deliver", "component": "transform", "function": "transform",
+                "config": {"expression": "{'id': id}"}})
     return parse_flow({
         "id": flow_id, "name": f"Polling {flow_id}", "concurrency": concurrency,
         "trigger": {"id": "poll", "component": "poll-http", "function": "poll", "type": "polling",
@@ -180,7 +181,8 @@ async def test_pause_resume_stop_and_snapshot_reset(client, settings, docker_wor
     await wait_for_polls(handle, 1)
     await handle.execute_update(PollingFlowWorkflow.control, PollingControl(action="pause"))
     await run_now(handle)  # run-now works while paused
-    reset = await handle.execute_update(PollingFlowWorkflow.control, PollingControl(action="reset_snapshot", snapshot={}))
+    reset = await handle.execute_update(PollingFlowWorkflow.control,
+                                        PollingControl(action="reset_snapshot", snapshot={}))
     assert reset.snapshot == {}
     await run_now(handle)
     assert sorted(source.delivered) == [1, 1, 2, 2]  # a reset snapshot fetches everything again, as asked

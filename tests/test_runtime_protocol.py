@@ -20,7 +20,8 @@ def run_runtime(lines: list[str], component: Path = PROBE) -> tuple[list[dict], 
 
 
 def request(request_id: str, function: str, body=None, **fields) -> str:
-    return json.dumps({"id": request_id, "type": "process", "function": function, "msg": {"body": body or {}}, **fields})
+    return json.dumps({"id": request_id, "type": "process", "function": function, "msg": {"body": body or {}},
+                       **fields})
 
 
 def test_ready_comes_first_with_the_protocol_version():

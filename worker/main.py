@@ -4,8 +4,8 @@
 import asyncio
 import logging
 import signal
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Mapping
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -14,10 +14,10 @@ from temporalio.workflow import NondeterminismError
 from activities.realtime import RealtimeActivities
 from activities.run_step import StepActivities
 from catalog.components import ComponentInfo, load_catalog
+from conflux.settings import PlatformSettings
+from conflux.temporal import connect
 from steps.pool import WarmPool
 from steps.runner import StepRunner, make_runner
-from conflux.temporal import connect
-from conflux.settings import PlatformSettings
 from workflows.flow_run import FlowRunWorkflow
 from workflows.polling_flow import PollingFlowWorkflow, PollRunWorkflow
 from workflows.realtime_flow import RealtimeFlowWorkflow

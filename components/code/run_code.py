@@ -12,5 +12,6 @@ from user_code import UserCodeError, function_for
 def process(msg: dict[str, Any], cfg: dict[str, Any], snapshot: dict[str, Any], emit: Any) -> Any:
     code = cfg.get("code")
     if not isinstance(code, str) or not code.strip():
-        raise UserCodeError("cfg 'code' is required: the body of run(msg, cfg, snapshot, emit), e.g. return msg['body']")
+        raise UserCodeError("cfg 'code' is required: the body of run(msg, cfg, snapshot, emit), "
+                            "e.g. return msg['body']")
     return function_for(code)(msg, cfg, snapshot, emit)

@@ -10,7 +10,8 @@ import ast
 import hashlib
 import linecache
 import textwrap
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from conflux_runtime import Rebound
 

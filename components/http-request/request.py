@@ -128,5 +128,6 @@ def decode(raw: bytes, headers: Message) -> Any:
         try:
             return json.loads(text)
         except ValueError as exc:
-            raise HttpError(f"the response claims {content_type} but is not JSON ({exc}): {text[:EXCERPT_CHARS]}") from None
+            raise HttpError(f"the response claims {content_type} but is not JSON ({exc}): "
+                            f"{text[:EXCERPT_CHARS]}") from None
     return text

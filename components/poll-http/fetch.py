@@ -47,4 +47,5 @@ def get_json(url: str, headers: dict[str, str], timeout: float) -> Any:
     try:
         return json.loads(raw)
     except ValueError as exc:
-        raise SourceError(f"{where} did not answer JSON ({exc}): {raw[:EXCERPT_CHARS].decode('utf-8', 'replace')}") from None
+        excerpt = raw[:EXCERPT_CHARS].decode("utf-8", "replace")
+        raise SourceError(f"{where} did not answer JSON ({exc}): {excerpt}") from None

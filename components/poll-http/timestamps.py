@@ -5,7 +5,7 @@ compare equal, or a boundary record would be fetched twice; so strings are parse
 compared as text. A naive ISO string is taken as UTC.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 Key = float | datetime
@@ -22,10 +22,11 @@ def key_of(value: Any, where: str) -> Key:
         try:
             instant = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise TimestampError(f"{where}: {value!r} is not an ISO-8601 timestamp (e.g. 2024-05-01T10:00:00Z)") from None
+            raise TimestampError(f"{where}: {value!r} is not an ISO-8601 timestamp "
+                                 "(e.g. 2024-05-01T10:00:00Z)") from None
         if instant.tzinfo is None:
-            instant = instant.replace(tzinfo=timezone.utc)
-        return instant.astimezone(timezone.utc)
+            instant = instant.replace(tzinfo=UTC)
+        return instant.astimezone(UTC)
     raise TimestampError(f"{where}: {value!r} is not a timestamp (expected an ISO-8601 string or a number)")
 
 

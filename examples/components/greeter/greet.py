@@ -6,9 +6,9 @@ module of the action's ``main``, i.e. here.
 
 from typing import Any
 
-from conflux_runtime import Rebound
-
 from greetings import GREETINGS
+
+from conflux_runtime import Rebound
 
 
 def process(msg: dict[str, Any], cfg: dict[str, Any], snapshot: dict[str, Any], emit: Any) -> dict[str, Any]:
