@@ -7,11 +7,12 @@ items are one each); ``Rebound`` raised is ``rebound``; any other exception is `
 
 import asyncio
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from conflux_runtime.descriptor import Component
 from conflux_runtime.emitter import Emitter, describe_error
 from conflux_runtime.errors import ComponentError, Rebound
-from conflux_runtime.descriptor import Component
 from conflux_runtime.transport import Transport
 
 
@@ -67,7 +68,7 @@ class Executor:
         function = request.get("function")
         cfg = self._config(request)
         if kind == "process":
-            self._require_function(function)
+            function = self._require_function(function)
             if "snapshot" in request:
                 self._snapshots[function] = dict(request.get("snapshot") or {})
             snapshot = self._snapshots.setdefault(function, {})
@@ -84,21 +85,22 @@ class Executor:
             answer = self._call(self.component.resolve(verifier, "verify"), (cfg, emit))
             emit.result({"verified": answer is not False} if not isinstance(answer, dict) else answer)
         elif kind == "getMetaModel":
-            self._require_function(function)
+            function = self._require_function(function)
             module = self.component.module_of(function)
             if hasattr(module, "get_meta_model"):
                 emit.result(self._call(module.get_meta_model, (cfg, emit)))
             else:
                 emit.result(self.component.function_spec(function).get("metadata") or {})
         elif kind == "selectModel":
-            self._require_function(function)
+            function = self._require_function(function)
             method = request.get("method")
             model = getattr(self.component.module_of(function), str(method), None)
             if not callable(model):
                 raise ComponentError(f"'{function}' has no select-model function '{method}'")
             emit.result(self._call(model, (cfg, emit)))
         else:
-            raise ComponentError(f"unknown request type {kind!r} (expected process, verifyCredentials, getMetaModel, selectModel)")
+            raise ComponentError(f"unknown request type {kind!r} "
+                                 "(expected process, verifyCredentials, getMetaModel, selectModel)")
 
     def _config(self, request: dict[str, Any]) -> dict[str, Any]:
         key = str(request.get("function", ""))
@@ -107,9 +109,10 @@ class Executor:
         return self._cfg.get(key, {})
 
     @staticmethod
-    def _require_function(function: Any) -> None:
+    def _require_function(function: Any) -> str:
         if not isinstance(function, str) or not function:
             raise ComponentError("the request names no 'function' (a trigger or action of the component)")
+        return function
 
     def _call(self, function: Callable[..., Any], arguments: tuple[Any, ...]) -> Any:
         """Call with as many leading arguments as the function accepts; run coroutines to the end."""

@@ -7,7 +7,7 @@ the channel splits them into two streams. Closing our write side closes the cont
 import asyncio
 import socket
 import struct
-from typing import Any
+from typing import Any, cast
 
 import docker
 import docker.errors
@@ -38,9 +38,9 @@ class DockerChannel(Channel):
         container = await asyncio.to_thread(_create, client, spec)
         try:
             sock = await asyncio.to_thread(
-                client.api.attach_socket, container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+                container.attach_socket, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
             )
-            raw: socket.socket = getattr(sock, "_sock", sock)
+            raw = cast(socket.socket, getattr(sock, "_sock", sock))  # the socket a SocketIO wraps
             raw.setblocking(False)
             reader, writer = await asyncio.open_connection(sock=raw, limit=max_line_bytes)
             await asyncio.to_thread(container.start)
@@ -113,7 +113,7 @@ def _create(client: docker.DockerClient, spec: ContainerSpec) -> Container:
     try:
         config = api.create_container_config(
             spec.image,
-            None,
+            None,  # type: ignore[arg-type]  # no command: the image's CMD; docker takes None, its stubs do not
             stdin_open=True,
             user="65534:65534",
             labels={MANAGED_LABEL: "true", **spec.labels},

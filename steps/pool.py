@@ -10,6 +10,7 @@ so a worker that starts after a dead one removes what that one left behind.
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from steps.docker_housekeeping import OWNER_LABEL, worker_owner
@@ -121,7 +122,7 @@ class WarmPool:
         return replica.session
 
     async def _call_replica(self, key: WarmKey, replica: _Replica, requests: list[StepRequest], timeout: float,
-                            attempts: int) -> list[Outcome]:
+                            attempts: int) -> Sequence[Outcome]:
         async with replica.lock:
             for attempt in range(1, attempts + 1):
                 try:

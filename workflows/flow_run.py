@@ -153,7 +153,7 @@ class FlowRunWorkflow:
         async with self._slots:
             try:
                 result = await workflow.execute_child_workflow(
-                    FlowRunWorkflow.run, branch, id=branch_id, result_type=FlowRunResult,
+                    FlowRunWorkflow.run, branch, id=branch_id,
                     static_summary=f"{self._flow.name}: {len(messages)} message(s) entering at step '{step.id}'",
                     search_attributes=workflow.info().typed_search_attributes,
                 )

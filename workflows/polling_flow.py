@@ -7,7 +7,6 @@ and hands the records to a FlowRun child; the snapshot advances (in PollingFlow)
 that completed, i.e. after its records were durably handed on. A failed poll leaves it as it was.
 """
 
-import asyncio
 from datetime import datetime
 
 from temporalio import workflow
@@ -16,7 +15,6 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 with workflow.unsafe.imports_passed_through():
     from steps.protocol import Message
     from workflows.flow_run import FlowRunWorkflow
-    from workflows.run_report import failed_branch_result
     from workflows.models import (
         FlowRunInput,
         FlowRunResult,
@@ -27,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         PollRunResult,
         StepCall,
     )
+    from workflows.run_report import failed_branch_result
     from workflows.schedule import next_poll_at
     from workflows.step_activity import execute_step
 
@@ -104,7 +103,7 @@ class PollingFlowWorkflow:
         elif due > now:
             try:
                 await workflow.wait_condition(lambda: self._woken, timeout=(due - now).total_seconds())
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return self._state.state == "running"
         else:
             return True
@@ -125,7 +124,7 @@ class PollingFlowWorkflow:
         try:
             result = await workflow.execute_child_workflow(
                 PollRunWorkflow.run, PollRunInput(flow=flow, snapshot=state.snapshot, poll_number=number),
-                id=f"{workflow.info().workflow_id}/poll-{number}", result_type=PollRunResult,
+                id=f"{workflow.info().workflow_id}/poll-{number}",
                 static_summary=f"{flow.name} v{flow.version}: poll {number}",
                 search_attributes=workflow.info().typed_search_attributes,
             )
@@ -172,7 +171,7 @@ class PollRunWorkflow:
             return await workflow.execute_child_workflow(
                 FlowRunWorkflow.run,
                 FlowRunInput(flow=poll.flow, execution_id=poll_id, start_at=1, messages=messages),
-                id=f"{poll_id}/records", result_type=FlowRunResult,
+                id=f"{poll_id}/records",
                 static_summary=f"{poll.flow.name}: {len(messages)} record(s) of poll {poll.poll_number}",
                 search_attributes=workflow.info().typed_search_attributes,
             )

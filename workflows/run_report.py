@@ -2,7 +2,6 @@
 the workflow's state (and the result in its history) stays small whatever the fan-out."""
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -80,7 +79,7 @@ class RunReport:
             result.status = "completed"
             return result
         result.status = "failed"
-        workflow.upsert_search_attributes([SearchAttributePair(FAILED_STEP, sorted({f.step_id for f in result.failures}))])
+        workflow.upsert_search_attributes([FAILED_STEP.value_set(sorted({f.step_id for f in result.failures}))])
         first = result.failures[0] if result.failures else None
         reason = f"step '{first.step_id}': {first.error}" if first else "see failures"
         raise ApplicationError(f"{result.totals.failed} message(s) failed; first at {reason}",
