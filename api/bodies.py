@@ -113,13 +113,14 @@ def _multipart_fields(data: bytes, content_type: str) -> dict[str, str | list[st
     if not message.is_multipart():
         raise ApiError(400, "the multipart/form-data body cannot be parsed: check the boundary")
     pairs = []
-    for part in message.iter_parts():  # type: ignore[attr-defined]
+    for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if part.get_filename() is not None:
             raise ApiError(415, f"form field '{name}' is a file upload, which webhooks do not accept; "
                                 "send the file's URL in a JSON body instead")
         if name is None:
             raise ApiError(400, "a multipart/form-data part has no name in its Content-Disposition header")
-        payload = part.get_payload(decode=True) or b""
-        pairs.append((str(name), payload.decode(part.get_content_charset() or "utf-8", errors="replace")))
+        payload = part.get_payload(decode=True)  # bytes, or None for a part that is itself multipart
+        charset = part.get_content_charset() or "utf-8"
+        pairs.append((str(name), payload.decode(charset, errors="replace") if isinstance(payload, bytes) else ""))
     return multi_dict(pairs)

@@ -3,6 +3,7 @@ where, and how to fix it. Bad input is a 4xx, an unreachable Temporal a 503; not
 sends should end as a 500."""
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,7 +29,7 @@ class ApiError(Exception):
 
 
 def error_response(status: int, error: str, problems: list[Problem] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
     content: dict = {"error": error}
     if problems is not None:
         content["problems"] = [problem.model_dump() for problem in problems]
@@ -65,11 +66,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(503, f"Temporal refused or did not answer ({exc.status.name}: {exc.message}); "
                                    "try again later")
 
-    app.add_exception_handler(ApiError, api_error)  # type: ignore[arg-type]
-    app.add_exception_handler(FlowInvalid, flow_invalid)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, request_invalid)  # type: ignore[arg-type]
-    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RPCError, rpc_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ApiError, api_error)  # type: ignore[arg-type]  # Starlette types handlers for any Exception
+    app.add_exception_handler(FlowInvalid, flow_invalid)  # type: ignore[arg-type]  # Starlette types handlers for any Exception
+    app.add_exception_handler(RequestValidationError, request_invalid)  # type: ignore[arg-type]  # Starlette types handlers for any Exception
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]  # Starlette types handlers for any Exception
+    app.add_exception_handler(RPCError, rpc_error)  # type: ignore[arg-type]  # Starlette types handlers for any Exception
 
 
 def _routing_error(request: Request, exc: HTTPException) -> str:

@@ -13,7 +13,7 @@ async def load_flow(services: Services, flow_id: str, version: int | None = None
         stored = await asyncio.to_thread(services.store.latest, flow_id)
     else:
         stored = await asyncio.to_thread(services.store.get, flow_id, version)
-    if stored is None and version is not None and await asyncio.to_thread(services.store.latest, flow_id):
+    if stored is None and version is not None and await asyncio.to_thread(services.store.latest, flow_id) is not None:
         raise ApiError(404, f"flow '{flow_id}' has no version {version}; GET /flows/{flow_id}/versions lists them")
     if stored is None:
         raise unknown_flow(flow_id)

@@ -45,9 +45,9 @@ class StepRun(StepRecord, CamelModel):
 class ExecutionResult(FlowRunResult, CamelModel):
     # lists are invariant, so mypy calls these overrides incompatible; validation makes each item a StepRun
     totals: Totals = Field(default_factory=Totals)
-    records: list[StepRun] = Field(  # type: ignore[assignment]
+    records: list[StepRun] = Field(  # type: ignore[assignment]  # lists are invariant (see above)
         default_factory=list, description="the first records (capped); totals count all")
-    failures: list[StepRun] = Field(  # type: ignore[assignment]
+    failures: list[StepRun] = Field(  # type: ignore[assignment]  # lists are invariant (see above)
         default_factory=list, description="failed step runs (capped)")
 
 

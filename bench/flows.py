@@ -26,7 +26,7 @@ from catalog.build import build_all
 from catalog.components import load_catalog
 from conflux.temporal import connect
 from deploy.temporal_server import dev_server
-from steps.runner import make_runner
+from steps.runner import RunnerKind, make_runner
 from worker.main import build_worker
 from workflows.models import FlowRunResult
 
@@ -42,7 +42,7 @@ FLOW = {
 }
 
 
-async def flow_latency(settings: ApiSettings, runner_kind: str, repeat: int) -> list[float]:
+async def flow_latency(settings: ApiSettings, runner_kind: RunnerKind, repeat: int) -> list[float]:
     """Milliseconds from posting the webhook to the run's result."""
     client = await connect(settings)
     catalog = load_catalog()

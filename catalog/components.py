@@ -56,7 +56,7 @@ class ComponentInfo(BaseModel):
     def title(self) -> str:
         return str(self.descriptor.get("title", self.name))
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy refuses decorators over @property; pydantic says so
     @property
     def image(self) -> str:
         """The exact image for this content: ``conflux/NAME:VERSION-DIGEST12``."""

@@ -82,19 +82,19 @@ class ProcessRunner(StepRunner):
 
 def make_runner(kind: RunnerKind | None = None, max_line_bytes: int | None = None) -> StepRunner:
     """The runner asked for (``CONFLUX_RUNNER``: auto, docker, process); auto uses Docker when it answers."""
-    kind = kind or os.environ.get("CONFLUX_RUNNER", "auto")  # type: ignore[assignment]
+    name = kind or os.environ.get("CONFLUX_RUNNER", "auto")  # the environment's value is checked below
     max_line_bytes = max_line_bytes or int(os.environ.get("CONFLUX_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES))
-    if kind == "process":
+    if name == "process":
         runner: StepRunner = ProcessRunner(max_line_bytes)
-    elif kind == "docker":
+    elif name == "docker":
         runner = DockerRunner(max_line_bytes)
-    elif kind == "auto":
+    elif name == "auto":
         try:
             runner = DockerRunner(max_line_bytes)
         except RunnerUnavailable:
             log.warning("no Docker engine answers: steps run as local processes (no isolation)")
             runner = ProcessRunner(max_line_bytes)
     else:
-        raise ValueError(f"CONFLUX_RUNNER={kind!r}: expected auto, docker or process")
+        raise ValueError(f"CONFLUX_RUNNER={name!r}: expected auto, docker or process")
     log.info("step runner: %s", runner.kind)
     return runner
