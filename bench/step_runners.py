@@ -37,7 +37,8 @@ async def one_shot(image: str, repeat: int) -> str:
         [outcome] = await runner.run_once(spec, [REQUEST], 60)
         assert outcome.data
 
-    await ours(), await bare_docker_run(image)  # warm the engine's caches for both
+    await ours()  # warm the engine's caches for both
+    await bare_docker_run(image)
     return side_by_side("one step, one-shot (start, 1 message, exit, remove)",
                         ("Docker runner run_once", await timed(ours, repeat)),
                         ("bare docker run -i --rm", await timed(lambda: bare_docker_run(image), repeat)))
@@ -46,6 +47,8 @@ async def one_shot(image: str, repeat: int) -> str:
 async def long_lived(image: str, messages: int) -> str:
     session = await make_runner("docker").open(ContainerSpec(image=image))
     cat = await asyncio.create_subprocess_exec("cat", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert cat.stdin is not None and cat.stdout is not None  # both piped
+    cat_in, cat_out = cat.stdin, cat.stdout
     counter = iter(range(10**9))
 
     async def ours() -> None:
@@ -56,9 +59,9 @@ async def long_lived(image: str, messages: int) -> str:
     line = (json.dumps({"id": "x", "type": "data", "msg": {"body": {"b": 1}}}) + "\n").encode()
 
     async def echo() -> None:
-        cat.stdin.write(line)
-        await cat.stdin.drain()
-        await cat.stdout.readline()
+        cat_in.write(line)
+        await cat_in.drain()
+        await cat_out.readline()
 
     async def batch_of_100() -> None:
         requests = [REQUEST.model_copy(update={"id": f"r{next(counter)}"}) for _ in range(100)]
@@ -66,10 +69,10 @@ async def long_lived(image: str, messages: int) -> str:
         assert len(outcomes) == 100
 
     async def echo_100() -> None:
-        cat.stdin.write(line * 100)
-        await cat.stdin.drain()
+        cat_in.write(line * 100)
+        await cat_in.drain()
         for _ in range(100):
-            await cat.stdout.readline()
+            await cat_out.readline()
 
     try:
         await timed(ours, 50)
@@ -84,7 +87,7 @@ async def long_lived(image: str, messages: int) -> str:
         return single + "\n" + batched
     finally:
         await session.finish()
-        cat.stdin.close()
+        cat_in.close()
         await cat.wait()
 
 

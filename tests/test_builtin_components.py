@@ -146,7 +146,7 @@ def refused_url() -> str:
 # --- webhook ---------------------------------------------------------------------------------
 
 def test_webhook_passes_the_request_on_as_the_body() -> None:
-    request = {"method": "POST", "url": "http://localhost/hook/f1/orders", "query": {"a": "1"},
+    request: dict[str, Any] = {"method": "POST", "url": "http://localhost/hook/f1/orders", "query": {"a": "1"},
                "path": "orders", "headers": {"content-type": "application/json"}}
     events = process("webhook", "receive", {"order": 7}, **request)
     assert bodies(events) == [{"body": {"order": 7}, **request}]

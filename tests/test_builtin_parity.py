@@ -1,5 +1,7 @@
 """Every built-in component through both runners: the same input gives the same outcome."""
 
+from typing import Any, Literal
+
 import pytest
 
 from steps.protocol import Message, RequestOutcome, StepRequest
@@ -7,7 +9,7 @@ from steps.runner import make_runner
 from steps.spec import ContainerSpec
 from tests.loopback import LoopbackServer
 
-CASES = {
+CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "webhook": ("receive", {"body": {"a": 1}, "method": "POST", "path": "x/y", "query": {"q": "1"},
                             "headers": {"content-type": "application/json"}}, {}),
     "transform": ("transform", {"body": {"a": 2}, "passthrough": {"hook": {"b": 3}}},
@@ -33,7 +35,7 @@ def _without_date(body):
     return body
 
 
-async def run_both(info, function: str, msg: dict, cfg: dict, network: str = "none") -> list[dict]:
+async def run_both(info, function: str, msg: dict, cfg: dict, network: Literal["none", "host"] = "none") -> list[dict]:
     results = []
     for kind in ("process", "docker"):
         spec = ContainerSpec(image=info.image, component_dir=info.directory, network=network)

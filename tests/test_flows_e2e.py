@@ -115,7 +115,7 @@ async def test_error_step_fails_the_run_with_its_input(client, settings, docker_
     assert result.status == "failed" and result.totals.failed == 1
     [failure] = result.failures
     assert failure.step_id == "check" and failure.error_type == "StepError"
-    assert "order 42 has no lines" in failure.error and failure.input == {"id": 42}
+    assert failure.error is not None and "order 42 has no lines" in failure.error and failure.input == {"id": 42}
     description = await client.get_workflow_handle(workflow_id).describe()
     assert description.status.name == "FAILED"
     failed = [w async for w in client.list_workflows('FlowId = "failing" AND FailedStep = "check"')]
@@ -187,4 +187,4 @@ async def test_a_batch_whose_container_crashes_records_each_message_with_its_own
     _, result = await run_flow(client, settings.task_queue, flow, {"items": [{"n": 1}, {"n": 2}]})
     assert result.status == "failed" and result.totals.failed == 2
     assert sorted(f.input["n"] for f in result.failures) == [1, 2]
-    assert all(f.error_type == "ContainerCrashed" and "exit code 7" in f.error for f in result.failures)
+    assert all(f.error_type == "ContainerCrashed" and "exit code 7" in (f.error or "") for f in result.failures)

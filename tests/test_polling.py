@@ -38,6 +38,7 @@ class RecordSource:
         self.lock = threading.Lock()
         self.fetch_delay = 0.0
         self.fetch_started = threading.Event()
+        self.url = ""  # the loopback server's, set by the fixture
 
     def add(self, count: int, stamp: datetime | None = None) -> None:
         with self.lock:
@@ -143,7 +144,7 @@ async def test_records_added_between_polls_are_delivered_exactly_once(client, se
     status = await run_now(handle)
     assert sorted(source.delivered) == list(range(1, 10))
     assert status.polls == 4 and status.snapshot["since"] == source.records[-1]["updated_at"]
-    assert status.last_poll.records == 4
+    assert status.last_poll is not None and status.last_poll.records == 4
 
 
 async def test_a_source_outage_loses_nothing_and_keeps_the_snapshot(client, settings, docker_worker,
@@ -154,10 +155,10 @@ async def test_a_source_outage_loses_nothing_and_keeps_the_snapshot(client, sett
     source.down = True
     source.add(3)
     failed = await run_now(handle)
-    assert failed.last_poll.status == "failed" and failed.snapshot == first.snapshot
+    assert failed.last_poll is not None and failed.last_poll.status == "failed" and failed.snapshot == first.snapshot
     source.down = False
     recovered = await run_now(handle)
-    assert recovered.last_poll.records == 3
+    assert recovered.last_poll is not None and recovered.last_poll.records == 3
     assert sorted(source.delivered) == [1, 2, 3, 4, 5]
 
 
@@ -200,12 +201,12 @@ async def test_ten_thousand_records_in_one_poll_under_the_concurrency_cap(client
     flow = polling_flow(component_images, source.url, "big-poll", concurrency=8)
     handle = await start_poller(client, settings.task_queue, flow)
     status = await wait_for_polls(handle, 1, timeout=1800)
-    assert status.last_poll.records == count
+    assert status.last_poll is not None and status.last_poll.records == count
     assert status.last_poll.totals.delivered == count and status.last_poll.totals.failed == 0
     assert sorted(source.delivered) == list(range(1, count + 1))
     assert source.max_in_flight <= 8
     again = await run_now(handle)
-    assert again.last_poll.records == 0  # the next poll does not fetch them again
+    assert again.last_poll is not None and again.last_poll.records == 0  # the next poll does not fetch them again
 
 
 async def test_worker_killed_in_the_middle_of_a_poll(client, settings, component_images, source, tmp_path):

@@ -1,5 +1,7 @@
 """The platform side of docs/step-protocol.md: how events fold into an outcome."""
 
+from typing import Any
+
 import pytest
 
 from steps.errors import PayloadTooLarge, ProtocolViolation
@@ -16,7 +18,7 @@ def test_garbage_lines_are_protocol_violations_with_an_excerpt():
 
 def test_events_fold_into_one_outcome():
     outcome = RequestOutcome(id="r")
-    for event in [
+    events: list[dict[str, Any]] = [
         {"type": "data", "msg": {"body": 1}},
         {"type": "data", "msg": {"body": 2, "headers": {"h": "v"}}},
         {"type": "snapshot", "snapshot": {"a": 1}},
@@ -24,11 +26,13 @@ def test_events_fold_into_one_outcome():
         {"type": "updateKeys", "keys": {"token": "t"}},
         {"type": "httpReply", "reply": {"statusCode": 204}},
         {"type": "end"},
-    ]:
+    ]
+    for event in events:
         outcome.apply(event)
     assert [m.body for m in outcome.data] == [1, 2]
     assert outcome.merged_snapshot({"old": True}) == {"a": 1, "b": 2}
-    assert outcome.keys == {"token": "t"} and outcome.http_reply.statusCode == 204 and outcome.ended
+    assert outcome.keys == {"token": "t"} and outcome.ended
+    assert outcome.http_reply is not None and outcome.http_reply.statusCode == 204
 
 
 def test_update_snapshot_alone_merges_into_the_previous_state():
