@@ -3,8 +3,8 @@
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api.routes import definitions, executions, health, pollers, webhooks
 from api.errors import install_error_handlers
+from api.routes import definitions, executions, health, pollers, webhooks
 from api.services import Services
 from api.settings import ApiSettings
 from api.store import FlowStore

@@ -7,7 +7,7 @@ readers go on while a writer commits.
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flows.model import Flow
@@ -145,4 +145,4 @@ def _stored(row: sqlite3.Row) -> StoredFlow:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

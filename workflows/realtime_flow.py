@@ -13,11 +13,11 @@ the waiting messages, the dedup window, the counters and the flow.
 import asyncio
 from collections import deque
 from collections.abc import Coroutine
-from typing import Any
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -133,11 +133,12 @@ class RealtimeFlowWorkflow:
     def status(self) -> RealtimeStatus:
         carry = self._carry
         latencies = sorted(self._latencies)
+        publishing = self._switching or self._publish
         return RealtimeStatus(
             flow_id=carry.flow.id, flow_version=carry.flow.version, state=carry.state,
             workflow_id=workflow.info().workflow_id, counters=carry.counters,
             waiting=len(carry.queue), in_flight=sum(self._in_flight.values()),
-            publishing_version=(self._switching or self._publish).version if (self._switching or self._publish) else None,
+            publishing_version=publishing.version if publishing else None,
             warm_up_ms=self._warm_up_ms, warm_up_error=self._warm_up_error,
             latency_p50_ms=_percentile(latencies, 0.50), latency_p99_ms=_percentile(latencies, 0.99),
             recent_failures=list(reversed(carry.failures[-10:])), continued_as_new=carry.runs - 1,
@@ -151,7 +152,7 @@ class RealtimeFlowWorkflow:
         timeout = max(0.0, (min(due) - workflow.now()).total_seconds()) if due else None
         try:
             await workflow.wait_condition(self._has_work, timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _has_work(self) -> bool:
@@ -246,7 +247,7 @@ class RealtimeFlowWorkflow:
                 return
             old = self._carry.flow.version
             self._carry.flow = new
-            workflow.upsert_search_attributes([SearchAttributePair(FLOW_VERSION, str(new.version))])
+            workflow.upsert_search_attributes([FLOW_VERSION.value_set(str(new.version))])
             self._show()
             await workflow.wait_condition(lambda: self._in_flight.get(old, 0) == 0)
             await self._retire(keep_version=new.version)
@@ -332,7 +333,7 @@ class RealtimeFlowWorkflow:
             self._publish = flow
         else:
             self._carry.flow = flow
-            workflow.upsert_search_attributes([SearchAttributePair(FLOW_VERSION, str(flow.version))])
+            workflow.upsert_search_attributes([FLOW_VERSION.value_set(str(flow.version))])
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """A task the loop follows through the workflow's state (kept referenced until done)."""

@@ -111,8 +111,8 @@ async def _poller(services: Services, flow_id: str) -> WorkflowHandle:
             raise ApiError(409, f"flow '{flow_id}' has never been started; POST /flows/{flow_id}/start") from None
         raise
     if description.status is None or description.status.name != "RUNNING":
-        raise ApiError(409, f"the poller of '{flow_id}' is {description.status.name.lower() if description.status else 'gone'}; "
-                            f"POST /flows/{flow_id}/start starts it again")
+        state = description.status.name.lower() if description.status else "gone"
+        raise ApiError(409, f"the poller of '{flow_id}' is {state}; POST /flows/{flow_id}/start starts it again")
     return handle
 
 
