@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# The README's second command (and what CI runs): install, make sure Docker answers, build the
-# component images, run every test. Extra arguments go to pytest. A Docker engine this script
-# had to start is stopped again at the end, by its pid.
+# The README's second command (and what CI runs): install, run the static checks (ruff, mypy),
+# make sure Docker answers, build the component images, run every test. Extra arguments go to
+# pytest. A Docker engine this script had to start is stopped again at the end, by its pid.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source deploy/python_env.sh
+
+# Static checks first: either one failing fails the run (configured in pyproject.toml).
+echo "test.sh: ruff check ." >&2
+ruff check .
+echo "test.sh: mypy (the platform code and its tests)" >&2
+mypy
 
 started_docker=""
 stop_started_docker() {
