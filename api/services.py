@@ -12,10 +12,15 @@ from fastapi import Depends, Request
 from temporalio.client import Client
 
 from api.errors import TemporalUnavailable
+from api.flow_states import FlowStates
+from api.message_ids import AcceptedIds
 from api.settings import ApiSettings
+from api.signal_bridge import SignalBridge
 from api.store import FlowStore
 from catalog.components import ComponentInfo
 from conflux.temporal import connect
+from flows.model import Flow
+from workflows.realtime_models import RealtimeCarry, RealtimeInput
 
 
 class Services:
@@ -26,6 +31,15 @@ class Services:
         self.catalog = catalog
         self._client = client
         self._connecting = asyncio.Lock()
+        self.flow_states = FlowStates(settings.db_path)
+        self.bridge = SignalBridge(self.client, self.realtime_input, settings.task_queue, AcceptedIds(settings.db_path),
+                                   gather_seconds=settings.realtime_gather_ms / 1000,
+                                   max_batch=settings.realtime_max_batch)
+
+    def realtime_input(self, flow: Flow) -> RealtimeInput:
+        """How a real-time flow's workflow starts (from POST /start, or a signal-with-start)."""
+        return RealtimeInput(carry=RealtimeCarry(flow=flow),
+                             max_history_events=self.settings.realtime_max_history_events)
 
     async def client(self) -> Client:
         """The Temporal client; ApiError 503 when Temporal cannot be reached."""

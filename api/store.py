@@ -78,7 +78,7 @@ class FlowStore:
             if latest is not None and latest.revision == revision:
                 return SaveOutcome(stored=latest, created=False, changed=False)
             versioned = flow.model_copy(update={"version": latest.version + 1 if latest else 1})
-            stored = StoredFlow(flow=versioned, revision=revision, created_at=_now())
+            stored = StoredFlow(flow=versioned, revision=revision, created_at=utc_now())
             db.execute(f"INSERT INTO flow_versions ({COLUMNS}) VALUES (?, ?, ?, ?, ?)",
                        (flow.id, versioned.version, revision, versioned.model_dump_json(), stored.created_at))
             return SaveOutcome(stored=stored, created=latest is None, changed=True)
@@ -111,7 +111,12 @@ class FlowStore:
             return db.execute(sql, parameters).fetchall()
 
     def _connect(self) -> "_Connection":
-        return _Connection(self.path)
+        return connect_db(self.path)
+
+
+def connect_db(path: Path) -> "_Connection":
+    """A connection for one unit of work; every table of the API's database goes through it."""
+    return _Connection(path)
 
 
 class _Connection:
@@ -122,6 +127,7 @@ class _Connection:
     def __init__(self, path: Path) -> None:
         self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process crashes, and fast
 
     def __enter__(self) -> sqlite3.Connection:
         return self.db
@@ -144,5 +150,5 @@ def _stored(row: sqlite3.Row) -> StoredFlow:
                       created_at=row["created_at"])
 
 
-def _now() -> str:
+def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")

@@ -7,6 +7,7 @@ the channel splits them into two streams. Closing our write side closes the cont
 import asyncio
 import socket
 import struct
+import threading
 from typing import Any, cast
 
 import docker
@@ -48,7 +49,7 @@ class DockerChannel(Channel):
             await asyncio.to_thread(_remove, container)
             raise
         channel = cls(container, reader, writer, spec.describe(), max_line_bytes)
-        channel._exit = asyncio.ensure_future(asyncio.to_thread(_wait, container))
+        channel._exit = _exit_future(container)
         return channel
 
     async def _demux(self, reader: asyncio.StreamReader) -> None:
@@ -129,6 +130,27 @@ def _create(client: docker.DockerClient, spec: ContainerSpec) -> Container:
     except docker.errors.DockerException as exc:
         raise RunnerUnavailable(f"Docker could not create a container for {spec.describe()}: {exc}") from None
     return client.containers.prepare_model({"Id": created["Id"]})
+
+
+def _exit_future(container: Container) -> "asyncio.Future[int]":
+    """The exit code, waited for on a thread of its own: a warm container lives for hours, and
+    must not hold one of the event loop's few default executor threads all that time."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[int] = loop.create_future()
+
+    def resolve(code: int) -> None:
+        if not future.done():
+            future.set_result(code)
+
+    def wait() -> None:
+        code = _wait(container)
+        try:
+            loop.call_soon_threadsafe(resolve, code)
+        except RuntimeError:
+            pass  # the loop is closed: nobody waits any more
+
+    threading.Thread(target=wait, name=f"wait-{container.short_id}", daemon=True).start()
+    return future
 
 
 def _wait(container: Container) -> int:

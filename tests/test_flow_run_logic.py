@@ -254,7 +254,6 @@ async def test_failures_in_branches_merge_into_the_parents_report(client: Client
     assert description.typed_search_attributes.get(FAILED_STEP) == ["picky"]
 
 
-@pytest.mark.xfail(strict=True, reason="RunReport.merge does not add a branch's records_dropped to the parent's")
 async def test_records_kept_and_dropped_add_up_to_the_step_runs_across_branches(client: Client) -> None:
     steps = MockSteps({"split": numbered(1500)})
     async with mock_worker(client, steps) as queue:

@@ -311,7 +311,6 @@ async def test_publish_takes_the_new_version_from_the_next_poll_and_the_validato
 
 # --- run_now during a poll ------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="PollingFlow keeps a run_now that arrives during a poll until the next wake-up")
 async def test_a_run_now_during_a_poll_runs_one_more_poll_right_after_it(client: Client) -> None:
     source = Source(1)
     source.gate = asyncio.Event()

@@ -65,6 +65,7 @@ class PollingFlowWorkflow:
             state.state = "paused"
         elif request.action == "stop":
             state.state = "stopped"
+            self._run_now = False
         elif request.action == "run_now":
             self._run_now = True
         elif request.action == "reset_snapshot":
@@ -94,6 +95,9 @@ class PollingFlowWorkflow:
     async def _wait_until_due(self) -> bool:
         """True when a poll is due (its time came, or run-now); False when woken to look again."""
         self._woken = False
+        if self._run_now:  # asked for while the last poll ran
+            self._run_now = False
+            return True
         now = workflow.now()
         due = next_poll_at(self._state.flow.trigger, self._state.last_poll_started, now) \
             if self._state.state == "running" else None

@@ -144,6 +144,10 @@ class RealtimeFlowWorkflow:
             recent_failures=list(reversed(carry.failures[-10:])), continued_as_new=carry.runs - 1,
         )
 
+    @workflow.query
+    def failures(self) -> list[FailedMessage]:
+        return list(reversed(self._carry.failures))
+
     # -- the loop's steps
 
     async def _wait_for_work(self) -> None:

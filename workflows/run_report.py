@@ -64,6 +64,7 @@ class RunReport:
     def merge(self, branch: FlowRunResult) -> None:
         """A child branch's report, within this report's caps."""
         self.result.totals.add(branch.totals)
+        self.result.records_dropped += branch.records_dropped
         for record in branch.records:
             self.record(record)
         room = MAX_FAILURES - len(self.result.failures)

@@ -15,6 +15,7 @@ from api.errors import ApiError
 from api.flow_lookup import load_flow, unknown_flow
 from api.responses import CamelModel
 from api.routes.pollers import publish_to_poller
+from api.routes.realtime import publish_realtime
 from api.services import Services, ServicesDep
 from api.store import FlowExists, SaveOutcome, StoredFlow
 from flows.model import Flow
@@ -78,6 +79,7 @@ async def put_flow(flow_id: str, request: Request, response: Response,
     outcome = await asyncio.to_thread(services.store.save, flow)
     if outcome.changed and not outcome.created:
         await publish_to_poller(services, outcome.stored.flow)  # a running poller takes the new version
+        await publish_realtime(services, outcome.stored.flow)  # a running real-time flow switches to it
     if outcome.created:
         response.status_code = 201
         response.headers["Location"] = f"/flows/{flow.id}"

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Request
 
 from api.bodies import parse_json, read_body
 from api.flow_lookup import load_flow
+from api.intake import accept_message
 from api.responses import CamelModel, ExecutionId, WorkflowId
 from api.run_status import ExecutionStatus, execution_status
-from api.runs import links, message_id, start_run
+from api.runs import links, message_id
 from api.services import ServicesDep
 from steps.protocol import Message
 
@@ -33,7 +34,7 @@ async def start_execution(flow_id: str, request: Request, services: ServicesDep)
     X-Request-Id) answers with the first run and starts nothing (``duplicate: true``)."""
     stored = await load_flow(services, flow_id)
     body: Any = parse_json(await read_body(request, services.settings.max_body_bytes))
-    started = await start_run(services, stored.flow, Message(id=message_id(request), body=body))
+    started = await accept_message(services, stored.flow, Message(id=message_id(request), body=body))
     return ExecutionStarted(execution_id=started.execution_id, workflow_id=started.workflow_id,
                             run_id=started.run_id, request_id=started.message_id, duplicate=started.duplicate,
                             links=links(services.settings, started.workflow_id))

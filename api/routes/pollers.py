@@ -29,9 +29,9 @@ def poller_id(flow_id: str) -> str:
     return f"poll:{flow_id}"
 
 
-@router.post("/flows/{flow_id}/start", response_model=PollerStatus)
-async def start_polling(flow_id: str, services: ServicesDep) -> PollerStatus:
-    """Start (or restart) polling with the flow's latest version; the snapshot is kept."""
+async def start_polling(flow_id: str, services: Services) -> PollerStatus:
+    """Start (or restart) polling with the flow's latest version; the snapshot is kept
+    (POST /flows/{id}/start, in api/routes/lifecycle.py)."""
     flow = (await load_flow(services, flow_id)).flow
     _require_polling(flow)
     client = await services.client()
@@ -44,6 +44,12 @@ async def start_polling(flow_id: str, services: ServicesDep) -> PollerStatus:
     return await _control(handle, PollingControl(action="start", flow=flow))
 
 
+async def stop_polling(flow_id: str, services: Services) -> PollerStatus:
+    """No more polls; a poll under way finishes and its records are processed. The snapshot is kept
+    (POST /flows/{id}/stop, in api/routes/lifecycle.py)."""
+    return await _control(await _poller(services, flow_id), PollingControl(action="stop"))
+
+
 def _control_route(name: str, path: str, request: PollingControl,
                    description: str) -> Callable[[str, Services], Awaitable[PollerStatus]]:
     """The route ``POST /flows/{flow_id}/<path>``, which sends the poller ``request``."""
@@ -54,9 +60,6 @@ def _control_route(name: str, path: str, request: PollingControl,
     return route
 
 
-stop_polling = _control_route("stop_polling", "stop", PollingControl(action="stop"),
-                              "No more polls; a poll under way finishes and its records are processed. "
-                              "The snapshot is kept.")
 pause_polling = _control_route("pause_polling", "pause", PollingControl(action="pause"),
                                "No timed polls until resumed (run-now still polls).")
 resume_polling = _control_route("resume_polling", "resume", PollingControl(action="resume"), "Timed polls again.")

@@ -11,8 +11,9 @@ from pydantic import Field
 from api.bodies import multi_dict, parse_webhook_body, read_body
 from api.errors import ApiError
 from api.flow_lookup import load_flow
+from api.intake import accept_message
 from api.responses import CamelModel, ExecutionId, WorkflowId
-from api.runs import message_id, start_run
+from api.runs import message_id
 from api.services import ServicesDep
 from flows.model import Flow
 from steps.protocol import Message
@@ -47,7 +48,7 @@ async def receive(request: Request, flow_id: str, services: ServicesDep) -> Hook
         query=multi_dict(request.query_params.multi_items()),
         path=extra,
     )
-    started = await start_run(services, flow, message)
+    started = await accept_message(services, flow, message)
     return HookAccepted(request_id=started.message_id, execution_id=started.execution_id,
                         workflow_id=started.workflow_id, duplicate=started.duplicate)
 

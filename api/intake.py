@@ -1,0 +1,36 @@
+"""Accepting one message for a flow, whatever runs it: an ordinary flow starts a FlowRun for it;
+a real-time flow that runs hands it to its long-lived workflow through the signal bridge."""
+
+import asyncio
+from dataclasses import dataclass
+
+from api.routes.realtime import require_running
+from api.runs import start_run, workflow_id
+from api.services import Services
+from flows.model import Flow
+from steps.protocol import Message
+from workflows.realtime_models import realtime_workflow_id
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """``execution_id`` names this message's execution; ``workflow_id`` the Temporal workflow
+    that runs it (the same for an ordinary flow, the flow's own ``realtime:<id>`` for a real-time one)."""
+
+    execution_id: str
+    workflow_id: str
+    run_id: str | None
+    message_id: str
+    duplicate: bool
+
+
+async def accept_message(services: Services, flow: Flow, message: Message) -> Accepted:
+    """Durable once this returns; 409 for a real-time flow that is not running."""
+    if flow.type == "realtime":
+        require_running(flow, await asyncio.to_thread(services.flow_states.get, flow.id))
+        duplicate = await services.bridge.deliver(flow, message)
+        return Accepted(execution_id=workflow_id(flow, message.id), workflow_id=realtime_workflow_id(flow.id),
+                        run_id=None, message_id=message.id, duplicate=duplicate)
+    started = await start_run(services, flow, message)
+    return Accepted(execution_id=started.execution_id, workflow_id=started.workflow_id, run_id=started.run_id,
+                    message_id=started.message_id, duplicate=started.duplicate)

@@ -1,0 +1,106 @@
+"""Real-time flows: start (warm up), stop (drain), status and failures of the flow's long-lived
+workflow (id ``realtime:<flow id>``); messages reach it through the signal bridge.
+
+The API's flow state (api/flow_states.py) is written first, so a stopped flow refuses new
+messages at once (409) while its workflow drains what it accepted before.
+"""
+
+import asyncio
+
+from fastapi import APIRouter
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ApiError
+from api.flow_lookup import load_flow
+from api.runs import steps_markdown
+from api.services import Services, ServicesDep
+from flows.model import Flow
+from workflows.realtime_flow import RealtimeFlowWorkflow
+from workflows.realtime_models import (
+    FailedMessage,
+    RealtimeControl,
+    RealtimeStatus,
+    realtime_workflow_id,
+)
+from workflows.search import flow_search_attributes
+
+router = APIRouter(tags=["real-time flows"])
+
+
+async def start_realtime(services: Services, flow: Flow) -> RealtimeStatus:
+    """Start the flow's workflow (or wake a stopped one) with this version; it warms up first."""
+    await asyncio.to_thread(services.flow_states.set, flow.id, "running")
+    client = await services.client()
+    handle = await client.start_workflow(
+        RealtimeFlowWorkflow.run, services.realtime_input(flow), id=realtime_workflow_id(flow.id),
+        task_queue=services.settings.task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=flow_search_attributes(flow), static_summary=f"{flow.name}: real-time flow",
+        static_details=steps_markdown(flow),
+    )
+    return await _control(handle, RealtimeControl(action="start", flow=flow))
+
+
+async def stop_realtime(services: Services, flow: Flow) -> RealtimeStatus:
+    """New messages are refused from now on; the ones accepted before are finished first."""
+    await asyncio.to_thread(services.flow_states.set, flow.id, "stopped")
+    return await _control(await _workflow(services, flow.id), RealtimeControl(action="stop"))
+
+
+async def publish_realtime(services: Services, flow: Flow) -> bool:
+    """A new version reaches the running flow: warmed up beside the old one, then switched to."""
+    if flow.type != "realtime" or await asyncio.to_thread(services.flow_states.get, flow.id) is None:
+        return False
+    try:
+        handle = await _workflow(services, flow.id)
+    except ApiError:
+        return False  # its workflow is gone: the next start takes the new version
+    await _control(handle, RealtimeControl(action="publish", flow=flow))
+    return True
+
+
+@router.get("/flows/{flow_id}/realtime", response_model=RealtimeStatus)
+async def realtime_status(flow_id: str, services: ServicesDep) -> RealtimeStatus:
+    """State (starting, running, stopping, stopped), version, counters, recent latency and failures."""
+    flow = (await load_flow(services, flow_id)).flow
+    return await (await _workflow(services, flow.id)).query(RealtimeFlowWorkflow.status)
+
+
+@router.get("/flows/{flow_id}/realtime/failures", response_model=list[FailedMessage])
+async def realtime_failures(flow_id: str, services: ServicesDep) -> list[FailedMessage]:
+    """The most recent failed messages (newest first): step, error, the input it failed on, version."""
+    flow = (await load_flow(services, flow_id)).flow
+    return await (await _workflow(services, flow.id)).query(RealtimeFlowWorkflow.failures)
+
+
+def require_running(flow: Flow, state: str | None) -> None:
+    """409, with the way out, for a message to a real-time flow that is not running."""
+    if state != "running":
+        told = "was never started" if state is None else "is stopped"
+        raise ApiError(409, f"real-time flow '{flow.id}' {told}, so it accepts no messages; start it with "
+                            f"POST /flows/{flow.id}/start (it warms up, and takes messages meanwhile)")
+
+
+async def _workflow(services: Services, flow_id: str) -> WorkflowHandle:
+    handle = (await services.client()).get_workflow_handle(realtime_workflow_id(flow_id))
+    try:
+        description = await handle.describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(409, f"real-time flow '{flow_id}' has never been started; "
+                                f"POST /flows/{flow_id}/start starts it") from None
+        raise
+    if description.status is None or description.status.name != "RUNNING":
+        state = description.status.name.lower() if description.status else "gone"
+        raise ApiError(409, f"the workflow of real-time flow '{flow_id}' is {state}; "
+                            f"POST /flows/{flow_id}/start starts it again")
+    return handle
+
+
+async def _control(handle: WorkflowHandle, request: RealtimeControl) -> RealtimeStatus:
+    try:
+        return await handle.execute_update(RealtimeFlowWorkflow.control, request)
+    except WorkflowUpdateFailedError as failure:
+        cause = failure.cause
+        raise ApiError(409, str(getattr(cause, "message", cause))) from None
