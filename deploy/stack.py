@@ -120,7 +120,8 @@ def start_python(name: str, module_args: list[str], run_dir: Path, env: dict[str
 
 
 def load_flows(api: str, folder: Path, env: dict[str, str]) -> list[str]:
-    """Create (or update) each flow of the folder through the API and start the polling ones;
+    """Create (or update) each flow of the folder through the API and start the polling and
+    real-time ones;
     a bad file stops the start."""
     loaded = []
     for path in sorted(folder.iterdir()):
@@ -131,10 +132,10 @@ def load_flows(api: str, folder: Path, env: dict[str, str]) -> list[str]:
         if status >= 400:
             raise RuntimeError(f"loading {path} failed ({status}): {json.dumps(answer, indent=2)}")
         loaded.append(definition["id"])
-        if (definition.get("trigger") or {}).get("type") == "polling":
+        if (definition.get("trigger") or {}).get("type") == "polling" or definition.get("type") == "realtime":
             status, answer = http_json("POST", f"{api}/flows/{definition['id']}/start")
             if status >= 400:
-                raise RuntimeError(f"starting the polling flow {definition['id']} failed ({status}): {answer}")
+                raise RuntimeError(f"starting the flow {definition['id']} failed ({status}): {answer}")
     return loaded
 
 

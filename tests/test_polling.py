@@ -71,19 +71,26 @@ class RecordSource:
         return 200, {"ok": True}
 
 
-def polling_flow(catalog, url: str, flow_id: str, *, interval: float = 3600, concurrency: int = 10,
-                 action: str = "http-request"):
+def polling_flow_definition(url: str, flow_id: str, *, interval: float = 3600, concurrency: int = 10,
+                            action: str = "http-request") -> dict:
+    """poll-http on the loopback source's /records, then a delivery to its /sink (or a transform)."""
     deliver = ({"id": "deliver", "component": "http-request", "function": "request", "network": True,
                 "config": {"url": f"{url}/sink", "method": "POST"}} if action == "http-request" else
                {"id": "deliver", "component": "transform", "function": "transform",
                 "config": {"expression": "{'id': id}"}})
-    return parse_flow({
+    return {
         "id": flow_id, "name": f"Polling {flow_id}", "concurrency": concurrency,
         "trigger": {"id": "poll", "component": "poll-http", "function": "poll", "type": "polling",
                     "interval": interval, "network": True, "config": {"url": f"{url}/records"},
                     "rebound": {"initial_delay": 0.2, "backoff": 1, "max_attempts": 2}},
         "steps": [deliver],
-    }, catalog)
+    }
+
+
+def polling_flow(catalog, url: str, flow_id: str, *, interval: float = 3600, concurrency: int = 10,
+                 action: str = "http-request"):
+    return parse_flow(polling_flow_definition(url, flow_id, interval=interval, concurrency=concurrency,
+                                              action=action), catalog)
 
 
 async def start_poller(client: Client, queue: str, flow):

@@ -20,6 +20,7 @@ from steps.pool import WarmPool
 from steps.runner import make_runner
 from tests.flow_helpers import start_worker_process
 from tests.loopback import LoopbackServer
+from tests.test_polling import RecordSource, polling_flow_definition
 from worker.main import build_worker
 
 pytestmark = pytest.mark.docker
@@ -286,3 +287,27 @@ async def _version_is(http: httpx.AsyncClient, flow_id: str, version: int) -> di
 async def _counter_is(http: httpx.AsyncClient, flow_id: str, counter: str, value: int) -> dict[str, Any] | None:
     current = await status(http, flow_id)
     return current if current["counters"][counter] == value else None
+
+
+async def test_polling_trigger_in_real_time_mode_asks_its_warm_container_every_interval(rt, sink) -> None:
+    """poll-http in a warm container, every second; the snapshot advances, each record arrives once."""
+    http, _ = rt
+    source = RecordSource()
+    with LoopbackServer({"/records": source.fetch, "/sink": source.sink}) as server:
+        source.url = server.url
+        flow = {**polling_flow_definition(server.url, "rt-poll", interval=1), "type": "realtime"}
+        source.add(5)
+        await define_and_start(http, flow)
+        await until(lambda: len(source.delivered) >= 5, "the first 5 records")
+        source.add(3)
+        await until(lambda: len(source.delivered) >= 8, "3 more records")
+        polls = (await status(http, "rt-poll"))["counters"]["polls"]
+        await until(lambda: _counter_at_least(http, "rt-poll", "polls", polls + 2), "two more polls")
+        assert sorted(source.delivered) == list(range(1, 9)), "each record once"
+        assert [c.labels["conflux.step"] for c in warm_containers("rt-poll")].count("poll") == 1
+        await http.post("/flows/rt-poll/stop")
+        await until(lambda: _state_is(http, "rt-poll", "stopped"), "stopped")
+
+
+async def _counter_at_least(http: httpx.AsyncClient, flow_id: str, counter: str, value: int) -> bool:
+    return (await status(http, flow_id))["counters"][counter] >= value
