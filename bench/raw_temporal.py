@@ -40,3 +40,35 @@ class RawFanOut:
                 return await workflow.execute_activity(noop, value, start_to_close_timeout=timedelta(seconds=60))
 
         return len(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+MARKS: dict[int, float] = {}
+
+
+@activity.defn(name="bench_mark")
+async def mark(value: int) -> int:
+    """Notes when a value got through (the floor's 'last step done')."""
+    import time
+
+    MARKS[value] = time.perf_counter()
+    return value
+
+
+@workflow.defn(name="BenchSignalLocalActivity")
+class SignalLocalActivity:
+    """Real-time's shape without the steps: each signal's value through one no-op local activity."""
+
+    def __init__(self) -> None:
+        self._values: list[int] = []
+
+    @workflow.run
+    async def run(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self._values))
+            values, self._values = self._values, []
+            await asyncio.gather(*(workflow.execute_local_activity(
+                mark, value, start_to_close_timeout=timedelta(seconds=30)) for value in values))
+
+    @workflow.signal
+    def value(self, value: int) -> None:
+        self._values.append(value)

@@ -128,6 +128,9 @@ class WarmPool:
                 try:
                     session = await self._open(replica)
                     return await session.call(requests, timeout)
+                except asyncio.CancelledError:
+                    await asyncio.shield(self._discard(replica))  # mid-exchange: its stream is out of step
+                    raise
                 except StepFailure as failure:
                     replica.session = None  # the session aborted its container; the next attempt starts a new one
                     final = not failure.retryable or attempt >= attempts
@@ -136,6 +139,12 @@ class WarmPool:
                     if final:
                         return [failure] * len(requests)
         return []  # attempts < 1: nothing was tried
+
+    @staticmethod
+    async def _discard(replica: _Replica) -> None:
+        session, replica.session = replica.session, None
+        if session is not None:
+            await session.abort()
 
     async def _retire(self, key: WarmKey) -> int:
         step = self._steps.pop(key, None)

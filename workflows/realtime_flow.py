@@ -162,13 +162,18 @@ class RealtimeFlowWorkflow:
     def _has_work(self) -> bool:
         state = self._carry.state
         return (state == "starting"
-                or (self._ready_count() > 0 and self._batches < self._carry.flow.concurrency)
+                or (self._ready_count() > 0 and self._batches == 0)
                 or (self._publish is not None and self._switching is None)
                 or (state in ("stopping", "stopped") and self._drained() and self._containers_up)
                 or self._continue_as_new_due())
 
     def _dispatch(self) -> None:
-        """Take ready messages into batches, up to the flow's concurrency."""
+        """Take ready messages into batches, up to the flow's concurrency, in rounds: the next round
+        starts when this one is done. Local activities keep the workflow task open while they
+        run, and the SDK only heartbeats it (every 8 s) when they overlap without end, so signals
+        would wait that long; rounds close the task as soon as the batches are done."""
+        if self._batches:
+            return
         flow = self._carry.flow
         now = workflow.now()
         ready = [item for item in self._carry.queue if item.due is None or item.due <= now]

@@ -1,0 +1,269 @@
+"""Real-time flows beside their floors, in one run, on warm Docker containers:
+
+(a) serial latency, webhook 202 -> the last step's POST arriving at a loopback sink, 3 steps;
+(b) the same with 6 steps: the cost of each extra step;
+(c) sustained throughput of HTTP webhooks from 50 concurrent senders (the API and the worker run as
+    processes of their own, ``python -m api`` and ``python -m worker``);
+(d) warm-up to ``running``, and the longest wait of a message while a new version is published;
+floors: one JSON line through a chain of 3 warm pipe processes; raw Temporal signal -> one no-op
+local activity (same dev server settings).
+
+Run: ``python -m bench.realtime [--samples N] [--seconds S]`` (starts its own Temporal dev server).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.worker import Worker
+
+from api.settings import ApiSettings
+from bench.raw_temporal import MARKS, SignalLocalActivity, mark
+from catalog.build import build_all
+from conflux.temporal import connect
+from deploy.processes import free_port, start_service, wait_for_service
+from deploy.temporal_server import dev_server
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ECHO = "import sys\nfor line in sys.stdin:\n    sys.stdout.write(line); sys.stdout.flush()"
+
+
+class Sink:
+    """Arrival time of each posted body, by its ``n``."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[int, float] = {}
+        self.count = 0
+        self.lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server spelling
+                arrived = time.perf_counter()
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                with sink.lock:
+                    sink.count += 1
+                    if isinstance(body, dict) and isinstance(body.get("n"), int):
+                        sink.arrived.setdefault(body["n"], arrived)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def flow(flow_id: str, sink_url: str, middle: int, tag: int = 1) -> dict[str, Any]:
+    steps: list[dict[str, Any]]
+    steps = [{"id": f"t{i}", "component": "transform", "function": "transform",
+              "config": {"expression": f"{{'n': {'body.n' if i == 0 else 'n'}, 'tag': {tag}}}"}}
+             for i in range(middle)]
+    steps.append({"id": "deliver", "component": "http-request", "function": "request", "network": True,
+                  "config": {"url": f"{sink_url}/sink", "method": "POST"}})
+    return {"id": flow_id, "name": flow_id, "type": "realtime", "concurrency": 10,
+            "trigger": {"id": "hook", "component": "webhook", "function": "receive"}, "steps": steps}
+
+
+async def until(condition: Any, timeout: float = 120) -> None:
+    deadline = time.perf_counter() + timeout
+    while not await condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the benchmark waited too long")
+        await asyncio.sleep(0.01)
+
+
+async def start(api: httpx.AsyncClient, definition: dict[str, Any]) -> float:
+    """Define and start; milliseconds until ``running``."""
+    (await api.put(f"/flows/{definition['id']}", json=definition)).raise_for_status()
+    started = time.perf_counter()
+    (await api.post(f"/flows/{definition['id']}/start")).raise_for_status()
+
+    async def running() -> bool:
+        return (await api.get(f"/flows/{definition['id']}/realtime")).json()["state"] == "running"
+
+    await until(running)
+    return (time.perf_counter() - started) * 1000
+
+
+async def serial(api: httpx.AsyncClient, sink: Sink, flow_id: str, numbers: range) -> list[float]:
+    """One message at a time: 202 -> arrival at the sink, in ms."""
+    samples = []
+    for n in numbers:
+        answer = await api.post(f"/hooks/{flow_id}", json={"n": n})
+        accepted = time.perf_counter()
+        answer.raise_for_status()
+        give_up = accepted + 60
+        while n not in sink.arrived:
+            if time.perf_counter() > give_up:
+                raise TimeoutError(f"message {n} of {flow_id} never reached the sink")
+            await asyncio.sleep(0.0002)
+        samples.append((sink.arrived[n] - accepted) * 1000)
+    return samples
+
+
+async def throughput(api_url: str, sink: Sink, flow_id: str, seconds: float, base: int) -> tuple[int, int, float]:
+    """50 senders for ``seconds``; (accepted, delivered, seconds taken to deliver all)."""
+    counter = iter(range(base, base + 10_000_000))
+    accepted: list[int] = []
+    stop_at = time.perf_counter() + seconds
+
+    async def sender(http: httpx.AsyncClient) -> None:
+        while time.perf_counter() < stop_at:
+            n = next(counter)
+            try:
+                answer = await http.post(f"/hooks/{flow_id}", json={"n": n})
+            except httpx.TransportError:
+                continue  # not accepted; the sender goes on
+            if answer.status_code == 202:
+                accepted.append(n)
+
+    began = time.perf_counter()
+    limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
+    async with httpx.AsyncClient(base_url=api_url, limits=limits, timeout=60) as http:
+        await asyncio.gather(*(sender(http) for _ in range(50)))
+
+    async def all_delivered() -> bool:
+        return all(n in sink.arrived for n in accepted)
+
+    try:
+        await until(all_delivered, timeout=120)
+    except TimeoutError:
+        pass
+    return len(accepted), sum(1 for n in accepted if n in sink.arrived), time.perf_counter() - began
+
+
+async def publish_wait(api: httpx.AsyncClient, sink: Sink, definition: dict[str, Any], base: int) -> float:
+    """Serial messages while a new version is published; the longest 202 -> arrival, in ms."""
+    publishing = asyncio.create_task(api.put(f"/flows/{definition['id']}", json=definition))
+    samples = await serial(api, sink, definition["id"], range(base, base + 20))
+    (await publishing).raise_for_status()
+
+    async def switched() -> bool:
+        status = (await api.get(f"/flows/{definition['id']}/realtime")).json()
+        return status["flowVersion"] == 2 and status["publishingVersion"] is None
+
+    while not await switched():
+        samples += await serial(api, sink, definition["id"], range(base + len(samples), base + len(samples) + 5))
+    return max(samples)
+
+
+def pipe_floor(samples: int) -> list[float]:
+    chain = [subprocess.Popen([sys.executable, "-c", ECHO], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+             for _ in range(3)]
+    line = json.dumps({"id": "x", "msg": {"body": {"n": 1}}}).encode() + b"\n"
+    times = []
+    try:
+        for _ in range(samples):
+            started = time.perf_counter()
+            data = line
+            for process in chain:
+                assert process.stdin and process.stdout
+                process.stdin.write(data)
+                process.stdin.flush()
+                data = process.stdout.readline()
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        for process in chain:
+            process.kill()
+            process.wait()
+    return times
+
+
+async def temporal_floor(address: str, samples: int) -> list[float]:
+    client = await connect(ApiSettings(temporal_address=address))
+    queue = f"bench-floor-{uuid.uuid4().hex[:6]}"
+    times = []
+    async with Worker(client, task_queue=queue, workflows=[SignalLocalActivity], activities=[mark]):
+        handle = await client.start_workflow(SignalLocalActivity.run, id=queue, task_queue=queue)
+        for n in range(samples):
+            started = time.perf_counter()
+            await handle.signal(SignalLocalActivity.value, n)
+            while n not in MARKS:
+                await asyncio.sleep(0.0002)
+            times.append((MARKS[n] - started) * 1000)
+        await handle.terminate()
+    return times
+
+
+def pct(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def line(label: str, samples: list[float]) -> str:
+    return (f"  {label:<52} p50 {statistics.median(samples):8.2f} ms   p95 {pct(samples, 0.95):8.2f} ms   "
+            f"p99 {pct(samples, 0.99):8.2f} ms   n={len(samples)}")
+
+
+async def main(samples: int, seconds: float) -> None:
+    """The API and the worker each in a process of their own, as in production; this process sends."""
+    build_all(report=None)
+    sink = Sink()
+    with dev_server() as address:
+        folder = Path(tempfile.mkdtemp(prefix="conflux-bench-"))
+        port = free_port()
+        env = {**os.environ, "CONFLUX_TEMPORAL_ADDRESS": address, "CONFLUX_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}",
+               "CONFLUX_DB_PATH": str(folder / "conflux.db"), "CONFLUX_BLOB_DIR": str(folder / "blobs"),
+               "CONFLUX_PORT": str(port), "CONFLUX_RUNNER": "docker", "PYTHONPATH": str(REPO_ROOT)}
+        services = [start_service("worker", [sys.executable, "-m", "worker"], folder, env),
+                    start_service("api", [sys.executable, "-m", "api"], folder, env)]
+        api_url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_service(services[1], port, 60)
+            async with httpx.AsyncClient(base_url=api_url, timeout=60) as api:
+                warm3 = await start(api, flow("bench-3", sink.url, 1))
+                warm6 = await start(api, flow("bench-6", sink.url, 4))
+                await serial(api, sink, "bench-3", range(0, 20))  # warm caches
+                three = await serial(api, sink, "bench-3", range(100, 100 + samples))
+                await serial(api, sink, "bench-6", range(10_000, 10_020))
+                six = await serial(api, sink, "bench-6", range(10_100, 10_100 + samples))
+                accepted, delivered, took = await throughput(api_url, sink, "bench-3", seconds, 1_000_000)
+                worst = await publish_wait(api, sink, flow("bench-3", sink.url, 1, tag=2), 50_000)
+                for flow_id in ("bench-3", "bench-6"):
+                    await api.post(f"/flows/{flow_id}/stop")
+            pipes = pipe_floor(samples)
+            raw = await temporal_floor(address, samples)
+        finally:
+            for service in reversed(services):
+                service.stop()
+            sink.server.shutdown()
+    per_step = (statistics.median(six) - statistics.median(three)) / 3
+    print("Real-time flows on warm Docker containers (one run, same dev server settings)")
+    print("(a) webhook 202 -> last step done, serial")
+    print(line("3 steps (webhook, transform, http-request)", three) + "   target p50 <= 20, p99 <= 50")
+    print(line("floor: one line through 3 warm pipe processes", pipes))
+    print(line("floor: raw Temporal signal -> 1 no-op local activity", raw))
+    print("(b) cost of an extra step")
+    print(line("6 steps", six))
+    print(f"  per extra step: {per_step:.2f} ms   target <= 2 ms")
+    print(f"(c) {seconds:g} s of webhooks from 50 concurrent senders over HTTP")
+    print(f"  accepted {accepted}  delivered {delivered}  lost {accepted - delivered}   "
+          f"accepted {accepted / seconds:,.0f}/s, delivered {delivered / took:,.0f}/s   target >= 1,000/s, 0 lost")
+    print("(d) warm-up and publish")
+    print(f"  warm-up to running: 3 steps {warm3:.0f} ms, 6 steps {warm6:.0f} ms")
+    print(f"  longest 202 -> delivered wait during a publish: {worst:.1f} ms")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench.realtime", description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.samples, arguments.seconds))
