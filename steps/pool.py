@@ -9,7 +9,6 @@ so a worker that starts after a dead one removes what that one left behind.
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -45,7 +44,6 @@ class _Replica:
 @dataclass
 class _WarmStep:
     replicas: list[_Replica]
-    last_used: float = field(default_factory=time.monotonic)
 
 
 Outcome = RequestOutcome | StepFailure
@@ -57,15 +55,6 @@ class WarmPool:
         self.owner = owner or worker_owner()
         self._steps: dict[WarmKey, _WarmStep] = {}
         self._creating: dict[WarmKey, asyncio.Lock] = {}
-
-    @property
-    def kind(self) -> str:
-        return self.runner.kind
-
-    def containers(self, flow_id: str | None = None) -> int:
-        """Warm containers alive now (of one flow, or all)."""
-        return sum(1 for key, step in self._steps.items() if flow_id in (None, key.flow_id)
-                   for replica in step.replicas if replica.session is not None)
 
     async def ensure(self, key: WarmKey, spec: ContainerSpec, replicas: int) -> int:
         """Start the step's replicas that are missing and wait for their handshakes; how many started."""
@@ -80,7 +69,6 @@ class WarmPool:
         if not requests:
             return []
         step = await self._step(key, spec, replicas)
-        step.last_used = time.monotonic()
         chunks = _split(requests, len(step.replicas))
         results = await asyncio.gather(*(self._call_replica(key, replica, chunk, timeout, attempts)
                                          for replica, chunk in zip(step.replicas, chunks, strict=False) if chunk))
@@ -89,12 +77,6 @@ class WarmPool:
     async def retire(self, flow_id: str, keep_version: int | None = None) -> int:
         """Stop the flow's containers (all, or those of every version but ``keep_version``)."""
         keys = [key for key in self._steps if key.flow_id == flow_id and key.version != keep_version]
-        return sum(await asyncio.gather(*(self._retire(key) for key in keys)))
-
-    async def retire_idle(self, idle_seconds: float) -> int:
-        """Stop steps nothing has used for ``idle_seconds`` (a flow that moved to another worker)."""
-        now = time.monotonic()
-        keys = [key for key, step in self._steps.items() if now - step.last_used > idle_seconds]
         return sum(await asyncio.gather(*(self._retire(key) for key in keys)))
 
     async def close(self) -> None:

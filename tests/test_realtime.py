@@ -143,7 +143,7 @@ async def test_start_warm_up_and_messages_through_the_flow(rt, sink) -> None:
     http, pool = rt
     started = await define_and_start(http, realtime_flow("rt-basic", sink.url))
     assert started["state"] in ("starting", "running") and started["workflowId"] == "realtime:rt-basic"
-    running = await until(lambda: _state_is(http, "rt-basic", "running"), "running")
+    running = await until(lambda: status_when(http, "rt-basic", lambda s: s["state"] == "running"), "running")
     assert running["warmUpMs"] > 0
     containers = warm_containers("rt-basic")
     assert sorted(c.labels["conflux.step"] for c in containers) == ["deliver", "hook", "shape"]
@@ -170,7 +170,7 @@ async def test_repeated_idempotency_key_is_processed_once(rt, sink) -> None:
     assert first.json()["duplicate"] is False and again.json()["duplicate"] is True
     await send(http, "rt-dedup", range(100, 110))
     await until(lambda: len(sink.of("rt-dedup")) >= 11, "11 deliveries")
-    await until(lambda: _counter_is(http, "rt-dedup", "delivered", 11), "delivered counter")
+    await until(lambda: status_when(http, "rt-dedup", lambda s: s["counters"]["delivered"] == 11), "delivered counter")
     assert delivered_numbers(sink, "rt-dedup") == [7, *range(100, 110)]
 
 
@@ -179,7 +179,7 @@ async def test_replicas_share_the_load(rt, sink) -> None:
     tag = {"id": "where", "component": "code", "function": "run", "replicas": 3,
            "config": {"code": "import socket\nreturn {**msg['body'], 'host': socket.gethostname()}"}}
     await define_and_start(http, realtime_flow("rt-replicas", sink.url, extra_steps=[tag]))
-    await until(lambda: _state_is(http, "rt-replicas", "running"), "running")
+    await until(lambda: status_when(http, "rt-replicas", lambda s: s["state"] == "running"), "running")
     assert len([c for c in warm_containers("rt-replicas") if c.labels["conflux.step"] == "where"]) == 3
     await send(http, "rt-replicas", range(60))
     await until(lambda: len(sink.of("rt-replicas")) >= 60, "60 deliveries")
@@ -190,7 +190,7 @@ async def test_replicas_share_the_load(rt, sink) -> None:
 async def test_a_killed_step_container_is_replaced_and_nothing_is_lost(rt, sink) -> None:
     http, _ = rt
     await define_and_start(http, realtime_flow("rt-crash", sink.url))
-    await until(lambda: _state_is(http, "rt-crash", "running"), "running")
+    await until(lambda: status_when(http, "rt-crash", lambda s: s["state"] == "running"), "running")
     sending = asyncio.create_task(send(http, "rt-crash", range(200)))
     await until(lambda: len(sink.of("rt-crash")) >= 20, "the first deliveries")
     [shape] = [c for c in warm_containers("rt-crash") if c.labels["conflux.step"] == "shape"]
@@ -203,13 +203,15 @@ async def test_a_killed_step_container_is_replaced_and_nothing_is_lost(rt, sink)
 async def test_publish_mid_stream_switches_without_losing_a_message(rt, sink) -> None:
     http, _ = rt
     await define_and_start(http, realtime_flow("rt-publish", sink.url))
-    await until(lambda: _state_is(http, "rt-publish", "running"), "running")
+    await until(lambda: status_when(http, "rt-publish", lambda s: s["state"] == "running"), "running")
     sending = asyncio.create_task(send(http, "rt-publish", range(300)))
     await until(lambda: len(sink.of("rt-publish")) >= 30, "the first deliveries")
     published = await http.put("/flows/rt-publish", json=realtime_flow("rt-publish", sink.url, version_tag=2))
     assert published.status_code == 200 and published.json()["version"] == 2
     await sending
-    await until(lambda: _version_is(http, "rt-publish", 2), "the switch to v2")
+    await until(lambda: status_when(http, "rt-publish",
+                                    lambda s: s["flowVersion"] == 2 and s["publishingVersion"] is None),
+                "the switch to v2")
     await send(http, "rt-publish", range(300, 320))
     await until(lambda: len(sink.of("rt-publish")) >= 320, "320 deliveries")
     bodies = sink.of("rt-publish")
@@ -228,7 +230,7 @@ async def test_stop_drains_then_refuses_with_409(rt, sink) -> None:
     assert stopped.status_code == 200 and stopped.json()["state"] in ("stopping", "stopped")
     refused = await http.post("/hooks/rt-stop", json={"n": 999})
     assert refused.status_code == 409 and "POST /flows/rt-stop/start" in refused.json()["error"]
-    await until(lambda: _state_is(http, "rt-stop", "stopped"), "stopped")
+    await until(lambda: status_when(http, "rt-stop", lambda s: s["state"] == "stopped"), "stopped")
     assert delivered_numbers(sink, "rt-stop") == list(range(80))
     await until(lambda: not warm_containers("rt-stop"), "containers stopped")
     never = await http.put("/flows/rt-never", json=realtime_flow("rt-never", sink.url))
@@ -241,7 +243,8 @@ async def test_continue_as_new_under_load_loses_and_duplicates_nothing(rt, sink)
     await define_and_start(http, realtime_flow("rt-can", sink.url))
     await send(http, "rt-can", range(600))  # 30 rounds of 20: well past the 100-event threshold
     await until(lambda: len(sink.of("rt-can")) >= 600, "600 deliveries")
-    final = await until(lambda: _counter_is(http, "rt-can", "delivered", 600), "delivered counter")
+    final = await until(lambda: status_when(http, "rt-can", lambda s: s["counters"]["delivered"] == 600),
+                "delivered counter")
     assert final["continuedAsNew"] >= 1, final
     assert final["counters"]["accepted"] == 600 and final["counters"]["duplicates"] == 0
     assert delivered_numbers(sink, "rt-can") == list(range(600))
@@ -257,7 +260,8 @@ async def test_worker_killed_mid_stream_while_a_second_runs(rt_settings, sink, c
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://conflux") as http:
             await define_and_start(http, realtime_flow("rt-kill", sink.url))
-            await until(lambda: _state_is(http, "rt-kill", "running"), "running", deadline=120)
+            await until(lambda: status_when(http, "rt-kill", lambda s: s["state"] == "running"),
+                        "running", deadline=120)
             owner = warm_containers("rt-kill")[0].labels["conflux.owner"]
             [victim] = [w for w in workers if owner.endswith(f":{w.pid}")]
             sending = asyncio.create_task(send(http, "rt-kill", range(150)))
@@ -274,19 +278,11 @@ async def test_worker_killed_mid_stream_while_a_second_runs(rt_settings, sink, c
                 worker.wait(30)
 
 
-async def _state_is(http: httpx.AsyncClient, flow_id: str, state: str) -> dict[str, Any] | None:
+async def status_when(http: httpx.AsyncClient, flow_id: str,
+                      holds: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+    """The flow's real-time status when ``holds`` says yes, else None (for ``until``)."""
     current = await status(http, flow_id)
-    return current if current["state"] == state else None
-
-
-async def _version_is(http: httpx.AsyncClient, flow_id: str, version: int) -> dict[str, Any] | None:
-    current = await status(http, flow_id)
-    return current if current["flowVersion"] == version and current["publishingVersion"] is None else None
-
-
-async def _counter_is(http: httpx.AsyncClient, flow_id: str, counter: str, value: int) -> dict[str, Any] | None:
-    current = await status(http, flow_id)
-    return current if current["counters"][counter] == value else None
+    return current if holds(current) else None
 
 
 async def test_polling_trigger_in_real_time_mode_asks_its_warm_container_every_interval(rt, sink) -> None:
@@ -302,12 +298,9 @@ async def test_polling_trigger_in_real_time_mode_asks_its_warm_container_every_i
         source.add(3)
         await until(lambda: len(source.delivered) >= 8, "3 more records")
         polls = (await status(http, "rt-poll"))["counters"]["polls"]
-        await until(lambda: _counter_at_least(http, "rt-poll", "polls", polls + 2), "two more polls")
+        await until(lambda: status_when(http, "rt-poll", lambda s: s["counters"]["polls"] >= polls + 2),
+                    "two more polls")
         assert sorted(source.delivered) == list(range(1, 9)), "each record once"
         assert [c.labels["conflux.step"] for c in warm_containers("rt-poll")].count("poll") == 1
         await http.post("/flows/rt-poll/stop")
-        await until(lambda: _state_is(http, "rt-poll", "stopped"), "stopped")
-
-
-async def _counter_at_least(http: httpx.AsyncClient, flow_id: str, counter: str, value: int) -> bool:
-    return (await status(http, flow_id))["counters"][counter] >= value
+        await until(lambda: status_when(http, "rt-poll", lambda s: s["state"] == "stopped"), "stopped")

@@ -9,12 +9,12 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
 from api.flow_lookup import load_flow
+from api.flow_workflows import control, running_workflow
 from api.responses import PollerStatus
 from api.services import Services, ServicesDep
 from flows.model import Flow
@@ -106,25 +106,11 @@ async def publish_to_poller(services: Services, flow: Flow) -> bool:
 async def _poller(services: Services, flow_id: str) -> WorkflowHandle:
     flow = (await load_flow(services, flow_id)).flow
     _require_polling(flow)
-    handle = (await services.client()).get_workflow_handle(poller_id(flow_id))
-    try:
-        description = await handle.describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(409, f"flow '{flow_id}' has never been started; POST /flows/{flow_id}/start") from None
-        raise
-    if description.status is None or description.status.name != "RUNNING":
-        state = description.status.name.lower() if description.status else "gone"
-        raise ApiError(409, f"the poller of '{flow_id}' is {state}; POST /flows/{flow_id}/start starts it again")
-    return handle
+    return await running_workflow(services, poller_id(flow_id), flow_id, f"the poller of '{flow_id}'")
 
 
 async def _control(handle: WorkflowHandle, request: PollingControl) -> PollerStatus:
-    try:
-        return PollerStatus.of(await handle.execute_update(PollingFlowWorkflow.control, request))
-    except WorkflowUpdateFailedError as failure:
-        cause = failure.cause
-        raise ApiError(409, str(getattr(cause, "message", cause))) from None
+    return PollerStatus.of(await control(handle, PollingFlowWorkflow.control, request))
 
 
 def _require_polling(flow: Flow) -> None:

@@ -8,12 +8,12 @@ messages at once (409) while its workflow drains what it accepted before.
 import asyncio
 
 from fastapi import APIRouter
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
 from api.flow_lookup import load_flow
+from api.flow_workflows import control, running_workflow
 from api.runs import steps_markdown
 from api.services import Services, ServicesDep
 from flows.model import Flow
@@ -83,24 +83,10 @@ def require_running(flow: Flow, state: str | None) -> None:
 
 
 async def _workflow(services: Services, flow_id: str) -> WorkflowHandle:
-    handle = (await services.client()).get_workflow_handle(realtime_workflow_id(flow_id))
-    try:
-        description = await handle.describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(409, f"real-time flow '{flow_id}' has never been started; "
-                                f"POST /flows/{flow_id}/start starts it") from None
-        raise
-    if description.status is None or description.status.name != "RUNNING":
-        state = description.status.name.lower() if description.status else "gone"
-        raise ApiError(409, f"the workflow of real-time flow '{flow_id}' is {state}; "
-                            f"POST /flows/{flow_id}/start starts it again")
-    return handle
+    return await running_workflow(services, realtime_workflow_id(flow_id), flow_id,
+                                  f"the workflow of real-time flow '{flow_id}'")
 
 
 async def _control(handle: WorkflowHandle, request: RealtimeControl) -> RealtimeStatus:
-    try:
-        return await handle.execute_update(RealtimeFlowWorkflow.control, request)
-    except WorkflowUpdateFailedError as failure:
-        cause = failure.cause
-        raise ApiError(409, str(getattr(cause, "message", cause))) from None
+    status: RealtimeStatus = await control(handle, RealtimeFlowWorkflow.control, request)
+    return status
