@@ -8,7 +8,7 @@ from api.settings import ApiSettings
 
 def main() -> None:
     settings = ApiSettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=settings.access_log)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,6 @@ def create_app(settings: ApiSettings | None = None, client: Client | None = None
     app = FastAPI(title="Conflux API", version="0.1.0", description=DESCRIPTION)
     app.state.services = Services(settings, FlowStore(settings.db_path), load_catalog(settings.component_dirs), client)
     install_error_handlers(app)
-    for module in (definitions, lifecycle, pollers, realtime, executions, webhooks, health):
+    for module in (webhooks, executions, definitions, lifecycle, pollers, realtime, health):  # hot paths first
         app.include_router(module.router)
     return app

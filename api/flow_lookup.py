@@ -10,10 +10,10 @@ from api.store import StoredFlow
 async def load_flow(services: Services, flow_id: str, version: int | None = None) -> StoredFlow:
     """The latest (or the given) version; ApiError 404 when there is none."""
     if version is None:
-        stored = await asyncio.to_thread(services.store.latest, flow_id)
+        stored = services.flows.latest(flow_id)
     else:
         stored = await asyncio.to_thread(services.store.get, flow_id, version)
-    if stored is None and version is not None and await asyncio.to_thread(services.store.latest, flow_id) is not None:
+    if stored is None and version is not None and services.flows.latest(flow_id) is not None:
         raise ApiError(404, f"flow '{flow_id}' has no version {version}; GET /flows/{flow_id}/versions lists them")
     if stored is None:
         raise unknown_flow(flow_id)

@@ -1,7 +1,6 @@
 """Accepting one message for a flow, whatever runs it: an ordinary flow starts a FlowRun for it;
 a real-time flow that runs hands it to its long-lived workflow through the signal bridge."""
 
-import asyncio
 from dataclasses import dataclass
 
 from api.routes.realtime import require_running
@@ -27,7 +26,7 @@ class Accepted:
 async def accept_message(services: Services, flow: Flow, message: Message) -> Accepted:
     """Durable once this returns; 409 for a real-time flow that is not running."""
     if flow.type == "realtime":
-        require_running(flow, await asyncio.to_thread(services.flow_states.get, flow.id))
+        require_running(flow, services.flows.state(flow.id))
         duplicate = await services.bridge.deliver(flow, message)
         return Accepted(execution_id=workflow_id(flow, message.id), workflow_id=realtime_workflow_id(flow.id),
                         run_id=None, message_id=message.id, duplicate=duplicate)

@@ -7,6 +7,7 @@ run's ids with ``duplicate: true``. Either way nothing runs twice, for as long a
 the closed run (the namespace's retention period).
 """
 
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from api.errors import ApiError
 from api.services import Services
 from api.settings import ApiSettings
 from flows.model import Flow
+from flows.step_output import runs_in_platform
 from steps.protocol import Message
 from workflows.flow_run import FlowRunWorkflow
 from workflows.models import FlowRunInput
@@ -53,7 +55,26 @@ def message_id(request: Request) -> str:
                 raise ApiError(400, f"the {header} header {value[:60]!r} is not a usable message id: "
                                     f"use {MESSAGE_ID_RULE} (a UUID is a good choice)")
             return value
-    return str(uuid.uuid4())
+    return new_message_id()
+
+
+def new_message_id() -> str:
+    """A random (version 4) UUID, its randomness drawn 1,024 ids at a time: one getrandom() call
+    per request showed in the intake profile."""
+    global _random_bytes
+    if not _random_bytes:
+        _random_bytes = memoryview(os.urandom(16 * 1024))
+    chunk, _random_bytes = _random_bytes[:16], _random_bytes[16:]
+    return str(uuid.UUID(bytes=bytes(chunk), version=4))
+
+
+def _forget_random_bytes() -> None:
+    global _random_bytes
+    _random_bytes = memoryview(b"")
+
+
+_random_bytes = memoryview(b"")
+os.register_at_fork(after_in_child=_forget_random_bytes)  # a forked API process must not repeat our ids
 
 
 def workflow_id(flow: Flow, message_id: str) -> str:
@@ -87,6 +108,7 @@ def steps_markdown(flow: Flow) -> str:
     lines = [f"**{flow.name}** (`{flow.id}` v{flow.version}, revision `{flow.revision()}`)", ""]
     for number, step in enumerate(flow.all_steps, start=1):
         role = f" — {flow.trigger.type} trigger" if number == 1 else ""
+        role += " (run by the platform, no container)" if runs_in_platform(step) else ""
         lines.append(f"{number}. `{step.id}`: {step.component}/{step.function}{role}")
     return "\n".join(lines)
 

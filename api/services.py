@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from temporalio.client import Client
 
 from api.errors import TemporalUnavailable
+from api.flow_cache import FlowCache
 from api.flow_states import FlowStates
 from api.message_ids import AcceptedIds
 from api.settings import ApiSettings
@@ -32,6 +33,7 @@ class Services:
         self._client = client
         self._connecting = asyncio.Lock()
         self.flow_states = FlowStates(settings.db_path)
+        self.flows = FlowCache(store, self.flow_states)
         self.bridge = SignalBridge(self.client, self.realtime_input, settings.task_queue, AcceptedIds(settings.db_path),
                                    gather_seconds=settings.realtime_gather_ms / 1000,
                                    max_batch=settings.realtime_max_batch)
@@ -53,8 +55,8 @@ class Services:
         return self._client
 
 
-def get_services(request: Request) -> Services:
-    """FastAPI dependency: the app's Services."""
+async def get_services(request: Request) -> Services:
+    """FastAPI dependency: the app's Services (async: a sync dependency would cost a thread hop per request)."""
     return request.app.state.services
 
 

@@ -50,7 +50,7 @@ async def stop_realtime(services: Services, flow: Flow) -> RealtimeStatus:
 
 async def publish_realtime(services: Services, flow: Flow) -> bool:
     """A new version reaches the running flow: warmed up beside the old one, then switched to."""
-    if flow.type != "realtime" or await asyncio.to_thread(services.flow_states.get, flow.id) is None:
+    if flow.type != "realtime" or services.flows.state(flow.id) is None:
         return False
     try:
         handle = await _workflow(services, flow.id)

@@ -1,0 +1,74 @@
+"""What every accepted message asks of the database (the flow's latest version, whether it runs),
+answered from memory.
+
+Intake is the API's hot path: reading and validating a flow definition per request, in a thread,
+cost more than the rest of the request. Each API process keeps what it read, and one counter row
+tells it when to forget: triggers bump ``flow_generation`` in the same transaction as any change
+to ``flow_versions`` or ``flow_states``, whichever process writes, so a new version or a stop made
+through another API process is seen by the very next request. The counter is read on one
+long-lived connection, on the event loop, without a thread hop (a read of one row in WAL mode
+does not wait for writers).
+"""
+
+import sqlite3
+import threading
+
+from api.flow_states import FlowRunState, FlowStates
+from api.store import BUSY_TIMEOUT_SECONDS, FlowStore, StoredFlow
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS flow_generation (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO flow_generation (id, generation) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS flow_versions_inserted AFTER INSERT ON flow_versions
+    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
+CREATE TRIGGER IF NOT EXISTS flow_versions_updated AFTER UPDATE ON flow_versions
+    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
+CREATE TRIGGER IF NOT EXISTS flow_versions_deleted AFTER DELETE ON flow_versions
+    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
+CREATE TRIGGER IF NOT EXISTS flow_states_inserted AFTER INSERT ON flow_states
+    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
+CREATE TRIGGER IF NOT EXISTS flow_states_updated AFTER UPDATE ON flow_states
+    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
+"""
+MAX_ENTRIES = 10_000  # requests for made-up flow ids must not grow it without end
+
+
+class FlowCache:
+    """``latest`` and ``state`` as FlowStore and FlowStates answer them, read once per change."""
+
+    def __init__(self, store: FlowStore, states: FlowStates) -> None:
+        self._store = store
+        self._states = states
+        with sqlite3.connect(store.path, timeout=BUSY_TIMEOUT_SECONDS) as db:
+            db.executescript(SCHEMA)
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._latest: dict[str, StoredFlow | None] = {}
+        self._state: dict[str, FlowRunState | None] = {}
+
+    def latest(self, flow_id: str) -> StoredFlow | None:
+        self._revalidate()
+        if flow_id not in self._latest:
+            self._latest[flow_id] = self._store.latest(flow_id)
+        return self._latest[flow_id]
+
+    def state(self, flow_id: str) -> FlowRunState | None:
+        self._revalidate()
+        if flow_id not in self._state:
+            self._state[flow_id] = self._states.get(flow_id)
+        return self._state[flow_id]
+
+    def _revalidate(self) -> None:
+        with self._lock:
+            if self._db is None:
+                self._db = sqlite3.connect(self._store.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                                           check_same_thread=False)
+            generation = self._db.execute("SELECT generation FROM flow_generation").fetchone()[0]
+            if generation != self._generation or len(self._latest) + len(self._state) > MAX_ENTRIES:
+                self._latest.clear()
+                self._state.clear()
+                self._generation = generation
