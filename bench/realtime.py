@@ -19,10 +19,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,44 +28,17 @@ import httpx
 from temporalio.worker import Worker
 
 from api.settings import ApiSettings
+from bench.load import LoadResult, send_for
 from bench.raw_temporal import MARKS, SignalLocalActivity, mark
+from bench.sink import Sink
 from catalog.build import build_all
 from conflux.temporal import connect
 from deploy.processes import free_port, start_service, wait_for_service
 from deploy.temporal_server import dev_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SENDERS = 50
 ECHO = "import sys\nfor line in sys.stdin:\n    sys.stdout.write(line); sys.stdout.flush()"
-
-
-class Sink:
-    """Arrival time of each posted body, by its ``n``."""
-
-    def __init__(self) -> None:
-        self.arrived: dict[int, float] = {}
-        self.count = 0
-        self.lock = threading.Lock()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server spelling
-                arrived = time.perf_counter()
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                with sink.lock:
-                    sink.count += 1
-                    if isinstance(body, dict) and isinstance(body.get("n"), int):
-                        sink.arrived.setdefault(body["n"], arrived)
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
 def flow(flow_id: str, sink_url: str, middle: int, tag: int = 1) -> dict[str, Any]:
@@ -118,35 +89,20 @@ async def serial(api: httpx.AsyncClient, sink: Sink, flow_id: str, numbers: rang
     return samples
 
 
-async def throughput(api_url: str, sink: Sink, flow_id: str, seconds: float, base: int) -> tuple[int, int, float]:
-    """50 senders for ``seconds``; (accepted, delivered, seconds taken to deliver all)."""
-    counter = iter(range(base, base + 10_000_000))
-    accepted: list[int] = []
-    stop_at = time.perf_counter() + seconds
-
-    async def sender(http: httpx.AsyncClient) -> None:
-        while time.perf_counter() < stop_at:
-            n = next(counter)
-            try:
-                answer = await http.post(f"/hooks/{flow_id}", json={"n": n})
-            except httpx.TransportError:
-                continue  # not accepted; the sender goes on
-            if answer.status_code == 202:
-                accepted.append(n)
-
+async def throughput(port: int, sink: Sink, flow_id: str, seconds: float, base: int) -> tuple[LoadResult, int, float]:
+    """50 senders for ``seconds``; (what they were answered, how many were delivered, seconds
+    taken until the last was delivered)."""
     began = time.perf_counter()
-    limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
-    async with httpx.AsyncClient(base_url=api_url, limits=limits, timeout=60) as http:
-        await asyncio.gather(*(sender(http) for _ in range(50)))
+    load = await send_for(port, f"/hooks/{flow_id}", seconds, SENDERS, iter(range(base, base + 10_000_000)))
 
     async def all_delivered() -> bool:
-        return all(n in sink.arrived for n in accepted)
+        return all(n in sink.arrived for n in load.accepted)
 
     try:
         await until(all_delivered, timeout=120)
     except TimeoutError:
         pass
-    return len(accepted), sum(1 for n in accepted if n in sink.arrived), time.perf_counter() - began
+    return load, sum(1 for n in load.accepted if n in sink.arrived), time.perf_counter() - began
 
 
 async def publish_wait(api: httpx.AsyncClient, sink: Sink, definition: dict[str, Any], base: int) -> float:
@@ -234,7 +190,7 @@ async def main(samples: int, seconds: float) -> None:
                 three = await serial(api, sink, "bench-3", range(100, 100 + samples))
                 await serial(api, sink, "bench-6", range(10_000, 10_020))
                 six = await serial(api, sink, "bench-6", range(10_100, 10_100 + samples))
-                accepted, delivered, took = await throughput(api_url, sink, "bench-3", seconds, 1_000_000)
+                load, delivered, took = await throughput(port, sink, "bench-3", seconds, 1_000_000)
                 worst = await publish_wait(api, sink, flow("bench-3", sink.url, 1, tag=2), 50_000)
                 for flow_id in ("bench-3", "bench-6"):
                     await api.post(f"/flows/{flow_id}/stop")
@@ -243,7 +199,7 @@ async def main(samples: int, seconds: float) -> None:
         finally:
             for service in reversed(services):
                 service.stop()
-            sink.server.shutdown()
+            sink.stop()
     per_step = (statistics.median(six) - statistics.median(three)) / 3
     print("Real-time flows on warm Docker containers (one run, same dev server settings)")
     print("(a) webhook 202 -> last step done, serial")
@@ -253,9 +209,11 @@ async def main(samples: int, seconds: float) -> None:
     print("(b) cost of an extra step")
     print(line("6 steps", six))
     print(f"  per extra step: {per_step:.2f} ms   target <= 2 ms")
-    print(f"(c) {seconds:g} s of webhooks from 50 concurrent senders over HTTP")
+    accepted = len(load.accepted)
+    print(f"(c) {seconds:g} s of webhooks from {SENDERS} concurrent senders over HTTP")
     print(f"  accepted {accepted}  delivered {delivered}  lost {accepted - delivered}   "
           f"accepted {accepted / seconds:,.0f}/s, delivered {delivered / took:,.0f}/s   target >= 1,000/s, 0 lost")
+    print(f"  answers: {dict(load.statuses)}")
     print("(d) warm-up and publish")
     print(f"  warm-up to running: 3 steps {warm3:.0f} ms, 6 steps {warm6:.0f} ms")
     print(f"  longest 202 -> delivered wait during a publish: {worst:.1f} ms")
