@@ -24,6 +24,7 @@ def main(argv: list[str]) -> int:
         component.import_all()
     except ComponentError as exc:
         transport.send({"type": "fatal", "error": describe_error(exc)})
+        transport.flush()
         write_log("error", str(exc))
         return 2
     transport.send({

@@ -36,6 +36,7 @@ class Component:
         self.directory = directory
         self.descriptor = descriptor
         self._modules: dict[Path, ModuleType] = {}
+        self._functions: dict[str, Callable[..., Any]] = {}
 
     @classmethod
     def load(cls, directory: str | Path) -> "Component":
@@ -82,7 +83,11 @@ class Component:
         return self._module(self._main(name).partition(":")[0])
 
     def process_function(self, name: str) -> Callable[..., Any]:
-        return self.resolve(self._main(name))
+        """Resolved once per name: a warm container asks for it with every message."""
+        function = self._functions.get(name)
+        if function is None:
+            function = self._functions[name] = self.resolve(self._main(name))
+        return function
 
     def _main(self, name: str) -> str:
         main = self.function_spec(name).get("main")

@@ -6,6 +6,7 @@ items are one each); ``Rebound`` raised is ``rebound``; any other exception is `
 """
 
 import asyncio
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -140,6 +141,7 @@ async def _collect(agen: Any) -> list[Any]:
     return [item async for item in agen]
 
 
+@functools.lru_cache(maxsize=256)  # inspect.signature per message cost more than a small component's work
 def _positional_capacity(function: Callable[..., Any], available: int) -> int:
     try:
         parameters = inspect.signature(function).parameters.values()

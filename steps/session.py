@@ -93,28 +93,36 @@ class StepSession:
     async def _exchange(self, lines: bytes, ids: list[str], last: bool, timeout: float) -> list[RequestOutcome]:
         outcomes = {request_id: RequestOutcome(id=request_id) for request_id in ids}
         sending = asyncio.create_task(self._send(lines, last))  # read while writing: big batches cannot deadlock
+        loop = asyncio.get_running_loop()
         try:
             pending = set(ids)
-            while pending:
-                event = await asyncio.wait_for(self._next_event(), timeout)
-                if event is None:
-                    missing = ", ".join(sorted(pending))
-                    raise await self._crashed(f"exited before ending request(s) {missing}")
-                request_id = event.get("id")
-                if request_id not in outcomes:
-                    if request_id is None and event["type"] in ("error", "end"):
-                        raise ProtocolViolation(f"{self.channel.description} could not read a request",
-                                                detail=excerpt(str(event.get("error"))))
-                    raise ProtocolViolation(f"{self.channel.description} answered an unknown request id {request_id!r}",
-                                            detail=excerpt(str(event)))
-                outcomes[request_id].apply(event)
-                if event["type"] == "end":
-                    pending.discard(request_id)
+            async with asyncio.timeout(timeout) as deadline:  # one timer moved along, not one per event
+                while pending:
+                    event = await self._next_event()
+                    deadline.reschedule(loop.time() + timeout)
+                    if event is None:
+                        break
+                    self._record(event, outcomes, pending)
+            if pending:
+                missing = ", ".join(sorted(pending))
+                raise await self._crashed(f"exited before ending request(s) {missing}")
             await sending
         finally:
             if not sending.done():
                 sending.cancel()
         return [outcomes[request_id] for request_id in ids]
+
+    def _record(self, event: dict, outcomes: dict[str, RequestOutcome], pending: set[str]) -> None:
+        request_id = event.get("id")
+        if request_id not in outcomes:
+            if request_id is None and event["type"] in ("error", "end"):
+                raise ProtocolViolation(f"{self.channel.description} could not read a request",
+                                        detail=excerpt(str(event.get("error"))))
+            raise ProtocolViolation(f"{self.channel.description} answered an unknown request id {request_id!r}",
+                                    detail=excerpt(str(event)))
+        outcomes[request_id].apply(event)
+        if event["type"] == "end":
+            pending.discard(request_id)
 
     async def _send(self, lines: bytes, last: bool) -> None:
         try:

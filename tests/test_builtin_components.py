@@ -75,6 +75,7 @@ class Seen:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    client_port: int = 0
 
 
 Route = Callable[[Seen], tuple[int, dict[str, str], bytes]]
@@ -84,6 +85,9 @@ Route = Callable[[Seen], tuple[int, dict[str, str], bytes]]
 class LoopbackServer:
     routes: dict[str, Route]
     seen: list[Seen] = field(default_factory=list)
+    keep_alive: bool = False  # answer as HTTP/1.1, so a client may send more on the same connection
+    close_silently: bool = False  # close each connection after one answer, without saying so
+
 
     def __post_init__(self) -> None:
         server = self
@@ -93,7 +97,7 @@ class LoopbackServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 parts = urlsplit(self.path)
                 request = Seen(self.command, parts.path, parse_qs(parts.query), dict(self.headers),
-                               self.rfile.read(length))
+                               self.rfile.read(length), self.client_address[1])
                 server.seen.append(request)
                 route = server.routes.get(parts.path) or server.routes.get("*")
                 status, headers, body = route(request) if route else (404, {}, b"no route")
@@ -103,12 +107,15 @@ class LoopbackServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                if server.close_silently:
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
             def log_message(self, *args: Any) -> None:
                 pass
 
+        Handler.protocol_version = "HTTP/1.1" if self.keep_alive else "HTTP/1.0"
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -119,11 +126,11 @@ class LoopbackServer:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[dict[str, Route]], LoopbackServer]]:
+def serve() -> Iterator[Callable[..., LoopbackServer]]:
     servers: list[LoopbackServer] = []
 
-    def start(routes: dict[str, Route]) -> LoopbackServer:
-        servers.append(LoopbackServer(routes))
+    def start(routes: dict[str, Route], *, keep_alive: bool = False, close_silently: bool = False) -> LoopbackServer:
+        servers.append(LoopbackServer(routes, keep_alive=keep_alive, close_silently=close_silently))
         return servers[-1]
 
     yield start
@@ -258,6 +265,29 @@ def test_http_request_missing_placeholder_field_is_an_error(target: LoopbackServ
     assert event["type"] == "error"
     assert "{id}" in event["error"]["message"]
     assert target.seen == []
+
+
+def http_requests(url: str, count: int) -> list[dict[str, Any]]:
+    """``count`` POSTs from one warm runtime process, one after another."""
+    requests = [{"id": f"r{n}", "type": "process", "function": "request", "msg": {"body": {"n": n}},
+                 "cfg": {"url": url, "method": "POST"}} for n in range(count)]
+    return [e for e in run_component(BUILTIN_DIR / "http-request", *requests) if e["type"] != "end"]
+
+
+def test_http_request_keeps_its_connection_for_the_next_message(serve: Callable[..., LoopbackServer]) -> None:
+    target = serve({"*": lambda seen: json_reply(200, {"n": json.loads(seen.body)["n"]})}, keep_alive=True)
+    events = http_requests(target.url + "/orders", 3)
+    assert [body["body"] for body in bodies(events)] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert len({seen.client_port for seen in target.seen}) == 1, "one connection for all three"
+
+
+def test_http_request_sends_again_when_a_kept_connection_was_closed(serve: Callable[..., LoopbackServer]) -> None:
+    target = serve({"*": lambda seen: json_reply(200, {"n": json.loads(seen.body)["n"]})}, keep_alive=True,
+                   close_silently=True)
+    events = http_requests(target.url + "/orders", 3)
+    assert kinds(events) == ["data"] * 3, events
+    assert sorted(json.loads(seen.body)["n"] for seen in target.seen) == [0, 1, 2]
+    assert len({seen.client_port for seen in target.seen}) == 3
 
 
 def test_http_request_rejects_non_http_urls() -> None:

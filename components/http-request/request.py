@@ -1,4 +1,5 @@
-"""HTTP request action: one call with urllib, its outcome sorted into data, rebound or error.
+"""HTTP request action: one call with urllib (its connection kept open for the next call), its
+outcome sorted into data, rebound or error.
 
 Retrying is the platform's job, so a temporary failure (the target is down, slow or rate
 limiting) raises ``Rebound``; a request the target rejects for good (other 4xx) is an error.
@@ -12,6 +13,7 @@ from email.message import Message
 from typing import Any
 
 from http_helpers import header_config, without_query
+from keepalive import build_opener
 from placeholders import fill
 
 from conflux_runtime import Rebound
@@ -20,6 +22,7 @@ METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}
 REBOUND_STATUSES = {408, 429}
 EXCERPT_CHARS = 500
 DEFAULT_TIMEOUT = 30.0
+OPENER = build_opener()  # one per process: a warm container keeps its connections between messages
 
 
 class HttpError(Exception):
@@ -79,7 +82,7 @@ def encode_json(body: Any) -> tuple[bytes, str]:
 def send(request: urllib.request.Request, timeout: float) -> dict[str, Any]:
     where = f"{request.get_method()} {without_query(request.full_url)}"
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with OPENER.open(request, timeout=timeout) as response:
             return {"status": response.status, "headers": flat_headers(response.headers),
                     "body": decode(response.read(), response.headers)}
     except urllib.error.HTTPError as exc:
