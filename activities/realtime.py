@@ -10,10 +10,11 @@ from collections.abc import Mapping
 
 from temporalio import activity
 
-from activities.step_io import container_spec, mapped_input, next_messages, step_error_text
+from activities.step_io import container_spec, mapped_input, step_error_text
 from catalog.components import ComponentInfo
 from flows.mapping import MappingError
 from flows.model import Flow, Step
+from flows.step_output import next_messages, runs_in_platform, webhook_trigger_output
 from steps.errors import StepFailure
 from steps.pool import Outcome, WarmKey, WarmPool
 from steps.protocol import Message, StepRequest
@@ -44,7 +45,7 @@ class RealtimeActivities:
         started = time.perf_counter()
         flow = call.flow
         counts = await asyncio.gather(*(self.pool.ensure(_key(flow, step), self._spec(flow, step), step.replicas)
-                                        for step in flow.all_steps))
+                                        for step in flow.all_steps if not runs_in_platform(step)))
         return WarmUpResult(containers=sum(counts), milliseconds=_since(started))
 
     @activity.defn(name="realtime_batch")
@@ -89,6 +90,8 @@ class RealtimeActivities:
     async def _run_step(self, flow: Flow, index: int, step: Step, here: list[tuple[Message, int]],
                         result: BatchResult) -> list[Message]:
         """One step for the parts that reached it; the outputs that go on to the next step."""
+        if runs_in_platform(step):
+            return [webhook_trigger_output(message, step, flow.passthrough) for message, _ in here]
         requests, inputs = [], []
         for number, (message, attempt) in enumerate(here):
             try:

@@ -10,10 +10,11 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.step_io import container_spec, mapped_input, next_messages, step_error_text
+from activities.step_io import container_spec, mapped_input, step_error_text
 from catalog.components import ComponentInfo
 from flows.mapping import MappingError
 from flows.model import Step
+from flows.step_output import next_messages
 from steps.errors import StepFailure
 from steps.protocol import Message, RequestOutcome, StepRequest
 from steps.runner import StepRunner

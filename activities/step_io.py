@@ -1,5 +1,5 @@
 """What every step activity does around the container call, whichever shape runs it: the
-container spec of a step, the mapping of its input, and the messages its output becomes."""
+container spec of a step and the mapping of its input (what its output becomes: flows/step_output.py)."""
 
 from collections.abc import Mapping
 
@@ -30,20 +30,6 @@ def mapped_input(step: Step, message: Message) -> Message:
         return message
     body = apply_mapping(step.mapping, message.body, message.model_dump(mode="json"))
     return message.model_copy(update={"body": body})
-
-
-def next_messages(data: list[Message], incoming: Message, step: Step, passthrough: bool) -> list[Message]:
-    """Give every output an id derived from its input (so reruns produce the same ids) and carry
-    the earlier outputs along as passthrough."""
-    outputs = []
-    for index, out in enumerate(data):
-        carried = {**incoming.passthrough, step.id: out.body} if passthrough else {}
-        outputs.append(out.model_copy(update={
-            "id": incoming.id if len(data) == 1 else f"{incoming.id}-{index}",
-            "passthrough": carried,
-            "metadata": {**incoming.metadata, **out.metadata},
-        }))
-    return outputs
 
 
 def step_error_text(step: Step, error: ErrorInfo) -> str:

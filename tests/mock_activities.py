@@ -28,6 +28,7 @@ from temporalio.workflow import NondeterminismError
 from conflux.settings import PlatformSettings
 from conflux.temporal import connect
 from flows.model import Flow, Step, Trigger
+from flows.step_output import next_messages
 from steps.protocol import Message
 from workflows.flow_run import FlowRunWorkflow
 from workflows.models import BatchItem, StepBatchCall, StepBatchResult, StepCall, StepResult
@@ -112,7 +113,7 @@ class MockSteps:
         except Crash as error:
             raise ApplicationError(f"step '{step.id}': {error}", {"detail": str(error)}, type="ContainerCrashed",
                                    non_retryable=True) from None
-        return StepResult(messages=outputs(message, outcome.bodies), input_body=message.body,
+        return StepResult(messages=outputs(message, outcome.bodies, step, call.passthrough), input_body=message.body,
                           snapshot=outcome.snapshot)
 
     @activity.defn(name="run_step_batch")
@@ -136,7 +137,7 @@ class MockSteps:
                                        type="ContainerCrashed", non_retryable=True) from None
             else:
                 items.append(BatchItem(message=message, status="ok", input_body=message.body,
-                                       outputs=outputs(message, bodies)))
+                                       outputs=outputs(message, bodies, step, call.passthrough)))
         return StepBatchResult(items=items)
 
 
@@ -145,18 +146,17 @@ async def settled(result: T | Awaitable[T]) -> T:
     return await result if inspect.isawaitable(result) else result
 
 
-def outputs(incoming: Message, bodies: list[Any]) -> list[Message]:
-    """Ids as the real activity gives them: the input's for one output, ``<id>-<n>`` for several."""
-    if len(bodies) == 1:
-        return [Message(id=incoming.id, body=bodies[0])]
-    return [Message(id=f"{incoming.id}-{index}", body=body) for index, body in enumerate(bodies)]
+def outputs(incoming: Message, bodies: list[Any], step: Step, passthrough: bool) -> list[Message]:
+    """What the real activities make of emitted bodies (ids, passthrough, the request carried on)."""
+    return next_messages([Message(body=body) for body in bodies], incoming, step, passthrough)
 
 
 def make_flow(*step_ids: str, flow_id: str = "logic", concurrency: int = 10, trigger: Trigger | None = None,
               **extra: Any) -> Flow:
-    """A flow of mock steps after a webhook trigger (or the given one)."""
+    """A flow of mock steps after a webhook trigger of a user's own (which runs as an activity, unlike the
+    built-in one), or the given trigger."""
     return Flow(id=flow_id, name=f"Logic {flow_id}", concurrency=concurrency,
-                trigger=trigger or Trigger(id="hook", component="webhook", function="receive"),
+                trigger=trigger or Trigger(id="hook", component="signed-webhook", function="receive"),
                 steps=[Step(id=step_id, component="mock", function="run") for step_id in step_ids], **extra)
 
 

@@ -12,6 +12,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from flows.model import Trigger
 from steps.protocol import Message
 from tests.flow_helpers import run_flow
 from tests.mock_activities import Crash, Fail, MockSteps, Rebound, connect_client, eventually, make_flow, mock_worker
@@ -78,6 +79,35 @@ async def test_one_message_goes_through_every_step_in_order_with_the_output_chai
     ]
     assert {r.message_id for r in result.records} == {workflow_id.split(":", 1)[1]}
     assert steps.batches == []
+
+
+async def test_the_builtin_webhook_trigger_runs_in_the_workflow_and_the_request_reaches_the_last_step(
+        client: Client) -> None:
+    seen: list[Message] = []
+
+    def remember(message: Message, attempt: int) -> list[Any]:
+        seen.append(message)
+        return [{"step": len(seen)}]
+
+    steps = MockSteps({"a": remember, "b": remember})
+    flow = make_flow("a", "b", trigger=Trigger(id="hook", component="webhook", function="receive"))
+    request = Message(id="m1", body={"order": 7}, headers={"x-shop": "north"}, method="PUT",
+                      url="http://conflux/hooks/logic/orders?src=x", query={"src": "x"}, path="orders")
+    async with mock_worker(client, steps) as queue:
+        handle = await client.start_workflow(FlowRunWorkflow.run, FlowRunInput(flow=flow, execution_id="m1",
+                                             message=request), id=f"logic:{uuid.uuid4().hex}", task_queue=queue)
+        result = await handle.result()
+    assert [call.step_id for call in steps.calls] == ["a", "b"], "no activity for the built-in trigger"
+    wrapped = {"body": {"order": 7}, "headers": {"x-shop": "north"}, "method": "PUT",
+               "url": "http://conflux/hooks/logic/orders?src=x", "query": {"src": "x"}, "path": "orders"}
+    assert seen[0].body == wrapped
+    last = seen[-1]
+    assert (last.method, last.url, last.query, last.path, last.headers) == (
+        "PUT", "http://conflux/hooks/logic/orders?src=x", {"src": "x"}, "orders", {"x-shop": "north"})
+    assert last.passthrough["hook"] == wrapped
+    assert [(r.step_id, r.status, r.input, r.output) for r in result.records][0] == (
+        "hook", "ok", {"order": 7}, wrapped)
+    assert result.totals.step_runs == 3
 
 
 async def test_progress_query_shows_the_steps_done_so_far(client: Client) -> None:

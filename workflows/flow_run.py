@@ -14,6 +14,7 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from flows.model import Step
+    from flows.step_output import runs_in_platform, webhook_trigger_output
     from steps.protocol import Message
     from workflows.models import FlowRunInput, FlowRunResult, StepBatchCall, StepCall, StepRecord, StepResult
     from workflows.run_report import RunReport, failed_branch_result
@@ -69,6 +70,8 @@ class FlowRunWorkflow:
         self._report.deliver(message)
 
     async def _run_step(self, step: Step, message: Message) -> StepResult | None:
+        if runs_in_platform(step):
+            return self._run_in_platform(step, message)
         call = StepCall(flow_id=self._flow.id, flow_version=self._flow.version, execution_id=self._run.execution_id,
                         step=step, message=message, passthrough=self._flow.passthrough)
         self._report.count_step_runs(1)
@@ -84,6 +87,14 @@ class FlowRunWorkflow:
                                        output=result.messages[0].body if len(result.messages) == 1 else None,
                                        duration_ms=result.duration_ms))
         return result
+
+    def _run_in_platform(self, step: Step, message: Message) -> StepResult:
+        """The built-in webhook trigger, without a container or an activity: recorded as a step all the same."""
+        output = webhook_trigger_output(message, step, self._flow.passthrough)
+        self._report.count_step_runs(1)
+        self._report.record(StepRecord(step_id=step.id, component=step.component, message_id=message.id, status="ok",
+                                       emitted=1, input=message.body, output=output.body, duration_ms=0.0))
+        return StepResult(messages=[output], input_body=message.body)
 
     async def _fan_out(self, index: int, messages: list[Message]) -> None:
         if index >= len(self._flow.all_steps):
