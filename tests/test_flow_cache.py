@@ -1,0 +1,34 @@
+"""The API's in-memory answers about flows (api/flow_cache.py) follow changes made through any
+process: two caches on one database stand for two API processes."""
+
+from pathlib import Path
+
+from api.flow_cache import FlowCache
+from api.flow_states import FlowStates
+from api.store import FlowStore
+from flows.model import Flow, Step, Trigger
+
+
+def a_flow(expression: str) -> Flow:
+    return Flow(id="orders", name="Orders", trigger=Trigger(id="hook", component="webhook", function="receive"),
+                steps=[Step(id="shape", component="transform", function="transform",
+                            config={"expression": expression})])
+
+
+def test_a_new_version_and_a_stop_written_elsewhere_are_seen_by_the_next_lookup(tmp_path: Path) -> None:
+    db = tmp_path / "conflux.db"
+    there_store = FlowStore(db)
+    here = FlowCache(FlowStore(db), FlowStates(db))
+    there_states = FlowStates(db)
+    assert here.latest("orders") is None and here.state("orders") is None
+    there_store.save(a_flow("a"))
+    stored = here.latest("orders")
+    assert stored is not None and stored.version == 1
+    assert here.latest("orders") is stored, "answered from memory while nothing changed"
+    there_states.set("orders", "running")
+    assert here.state("orders") == "running"
+    there_states.set("orders", "stopped")
+    assert here.state("orders") == "stopped", "a stop through another process refuses the very next message"
+    there_store.save(a_flow("b"))
+    newer = here.latest("orders")
+    assert newer is not None and newer.version == 2
