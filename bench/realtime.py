@@ -14,14 +14,11 @@ Run: ``python -m bench.realtime [--samples N] [--seconds S]`` (starts its own Te
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,14 +26,13 @@ from temporalio.worker import Worker
 
 from api.settings import ApiSettings
 from bench.load import LoadResult, send_for
+from bench.platform import platform_processes
 from bench.raw_temporal import MARKS, SignalLocalActivity, mark
 from bench.sink import Sink
 from catalog.build import build_all
 from conflux.temporal import connect
-from deploy.processes import free_port, start_service, wait_for_service
 from deploy.temporal_server import dev_server
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SENDERS = 50
 ECHO = "import sys\nfor line in sys.stdin:\n    sys.stdout.write(line); sys.stdout.flush()"
 
@@ -173,37 +169,27 @@ async def main(samples: int, seconds: float) -> None:
     build_all(report=None)
     sink = Sink()
     with dev_server() as address:
-        folder = Path(tempfile.mkdtemp(prefix="conflux-bench-"))
-        port = free_port()
-        env = {**os.environ, "CONFLUX_TEMPORAL_ADDRESS": address, "CONFLUX_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}",
-               "CONFLUX_DB_PATH": str(folder / "conflux.db"), "CONFLUX_BLOB_DIR": str(folder / "blobs"),
-               "CONFLUX_PORT": str(port), "CONFLUX_RUNNER": "docker", "PYTHONPATH": str(REPO_ROOT)}
-        services = [start_service("worker", [sys.executable, "-m", "worker"], folder, env),
-                    start_service("api", [sys.executable, "-m", "api"], folder, env)]
-        api_url = f"http://127.0.0.1:{port}"
         try:
-            wait_for_service(services[1], port, 60)
-            async with httpx.AsyncClient(base_url=api_url, timeout=60) as api:
-                warm3 = await start(api, flow("bench-3", sink.url, 1))
-                warm6 = await start(api, flow("bench-6", sink.url, 4))
-                await serial(api, sink, "bench-3", range(0, 20))  # warm caches
-                three = await serial(api, sink, "bench-3", range(100, 100 + samples))
-                await serial(api, sink, "bench-6", range(10_000, 10_020))
-                six = await serial(api, sink, "bench-6", range(10_100, 10_100 + samples))
-                load, delivered, took = await throughput(port, sink, "bench-3", seconds, 1_000_000)
-                worst = await publish_wait(api, sink, flow("bench-3", sink.url, 1, tag=2), 50_000)
-                for flow_id in ("bench-3", "bench-6"):
-                    await api.post(f"/flows/{flow_id}/stop")
+            with platform_processes(address) as platform:
+                async with httpx.AsyncClient(base_url=platform.url, timeout=60) as api:
+                    warm3 = await start(api, flow("bench-3", sink.url, 1))
+                    warm6 = await start(api, flow("bench-6", sink.url, 4))
+                    await serial(api, sink, "bench-3", range(0, 20))  # warm caches
+                    three = await serial(api, sink, "bench-3", range(100, 100 + samples))
+                    await serial(api, sink, "bench-6", range(10_000, 10_020))
+                    six = await serial(api, sink, "bench-6", range(10_100, 10_100 + samples))
+                    load, delivered, took = await throughput(platform.port, sink, "bench-3", seconds, 1_000_000)
+                    worst = await publish_wait(api, sink, flow("bench-3", sink.url, 1, tag=2), 50_000)
+                    for flow_id in ("bench-3", "bench-6"):
+                        await api.post(f"/flows/{flow_id}/stop")
             pipes = pipe_floor(samples)
             raw = await temporal_floor(address, samples)
         finally:
-            for service in reversed(services):
-                service.stop()
             sink.stop()
     per_step = (statistics.median(six) - statistics.median(three)) / 3
     print("Real-time flows on warm Docker containers (one run, same dev server settings)")
     print("(a) webhook 202 -> last step done, serial")
-    print(line("3 steps (webhook, transform, http-request)", three) + "   target p50 <= 20, p99 <= 50")
+    print(line("3 steps (webhook in the platform, transform, http-request)", three) + "   target p50 <= 20, p99 <= 50")
     print(line("floor: one line through 3 warm pipe processes", pipes))
     print(line("floor: raw Temporal signal -> 1 no-op local activity", raw))
     print("(b) cost of an extra step")
