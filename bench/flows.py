@@ -98,14 +98,15 @@ async def intake(address: str, seconds: float) -> tuple[LoadResult, int, float]:
     with platform_processes(address, runner="process") as platform:
         async with httpx.AsyncClient(base_url=platform.url) as api:
             (await api.put(f"/flows/{FLOW['id']}", json=FLOW)).raise_for_status()
+        done_query = f"FlowId = '{FLOW['id']}' AND ExecutionStatus = 'Completed'"
+        before = (await client.count_workflows(done_query)).count  # the latency runs of the same flow
         began = time.perf_counter()
         load = await send_for(platform.port, f"/hooks/{FLOW['id']}", seconds, SENDERS, iter(range(10**9)))
-        done_query = f"FlowId = '{FLOW['id']}' AND ExecutionStatus = 'Completed'"
         give_up = time.perf_counter() + 900
         completed = 0
         while completed < len(load.accepted) and time.perf_counter() < give_up:
             await asyncio.sleep(1)
-            completed = (await client.count_workflows(done_query)).count
+            completed = (await client.count_workflows(done_query)).count - before
         return load, completed, time.perf_counter() - began
 
 
