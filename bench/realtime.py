@@ -168,8 +168,8 @@ async def main(samples: int, seconds: float) -> None:
     """The API and the worker each in a process of their own, as in production; this process sends."""
     build_all(report=None)
     sink = Sink()
-    with dev_server() as address:
-        try:
+    try:
+        with dev_server() as address:
             with platform_processes(address) as platform:
                 async with httpx.AsyncClient(base_url=platform.url, timeout=60) as api:
                     warm3 = await start(api, flow("bench-3", sink.url, 1))
@@ -184,8 +184,8 @@ async def main(samples: int, seconds: float) -> None:
                         await api.post(f"/flows/{flow_id}/stop")
             pipes = pipe_floor(samples)
             raw = await temporal_floor(address, samples)
-        finally:
-            sink.stop()
+    finally:
+        sink.stop()  # whatever failed, the sink process ends with the benchmark
     per_step = (statistics.median(six) - statistics.median(three)) / 3
     print("Real-time flows on warm Docker containers (one run, same dev server settings)")
     print("(a) webhook 202 -> last step done, serial")
