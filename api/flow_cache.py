@@ -14,7 +14,7 @@ import sqlite3
 import threading
 
 from api.flow_states import FlowRunState, FlowStates
-from api.store import BUSY_TIMEOUT_SECONDS, FlowStore, StoredFlow
+from api.store import BUSY_TIMEOUT_SECONDS, FlowStore, StoredFlow, connect_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flow_generation (
@@ -42,7 +42,7 @@ class FlowCache:
     def __init__(self, store: FlowStore, states: FlowStates) -> None:
         self._store = store
         self._states = states
-        with sqlite3.connect(store.path, timeout=BUSY_TIMEOUT_SECONDS) as db:
+        with connect_db(store.path) as db:  # sqlite3's own context manager would leave it open
             db.executescript(SCHEMA)
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()

@@ -27,6 +27,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from catalog.components import BUILTIN_DIR, LIB_DIR, CatalogError, load_catalog, load_component
+from flows.model import Step
+from flows.step_output import webhook_trigger_output
+from steps.protocol import Message
 
 REPO = Path(__file__).resolve().parents[1]
 GREETER = REPO / "examples" / "components" / "greeter"
@@ -163,6 +166,19 @@ def test_webhook_fills_missing_request_fields() -> None:
     assert bodies(process("webhook", "receive", "text")) == [
         {"body": "text", "headers": {}, "method": "POST", "query": {}, "path": "", "url": ""}
     ]
+
+
+@pytest.mark.parametrize("fields", [
+    {"method": "PUT", "url": "http://localhost/hooks/f1/orders?a=1", "query": {"a": "1"}, "path": "orders",
+     "headers": {"content-type": "application/json"}},
+    {},
+], ids=["every field", "no fields"])
+def test_the_platform_emits_for_the_webhook_trigger_what_its_component_does(fields: dict[str, Any]) -> None:
+    """The built-in trigger runs in the platform (flows/step_output.py); its component stays the reference."""
+    [by_component] = bodies(process("webhook", "receive", {"order": 7}, **fields))
+    trigger = Step(id="hook", component="webhook", function="receive")
+    by_platform = webhook_trigger_output(Message(id="m1", body={"order": 7}, **fields), trigger, passthrough=True)
+    assert by_platform.body == by_component
 
 
 # --- http-request ----------------------------------------------------------------------------

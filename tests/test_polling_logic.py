@@ -272,12 +272,16 @@ async def test_reset_snapshot_is_used_by_the_next_poll(client: Client) -> None:
     assert again.snapshot == {"since": 3} and emptied.snapshot == {}
 
 
+async def first_poll_under_way(handle: WorkflowHandle) -> None:
+    await eventually(lambda: status(handle), lambda s: s.polling_now, what="the first poll under way")
+
+
 async def test_a_reset_during_a_poll_wins_over_that_polls_snapshot(client: Client) -> None:
     source = Source(3)
     source.gate = asyncio.Event()
     steps = MockSteps(triggers={"poll": source.poll})
     async with mock_worker(client, steps) as queue, poller(client, queue, polling_flow("reset-mid")) as handle:
-        await eventually(lambda: status(handle), lambda s: s.polling_now, what="the first poll under way")
+        await first_poll_under_way(handle)
         await control(handle, "reset_snapshot", snapshot={"since": 0})
         source.gate.set()
         done = await poll_done(handle, 1)
@@ -316,7 +320,7 @@ async def test_a_run_now_during_a_poll_runs_one_more_poll_right_after_it(client:
     source.gate = asyncio.Event()
     steps = MockSteps(triggers={"poll": source.poll})
     async with mock_worker(client, steps) as queue, poller(client, queue, polling_flow("run-now-mid")) as handle:
-        await eventually(lambda: status(handle), lambda s: s.polling_now, what="the first poll under way")
+        await first_poll_under_way(handle)
         await control(handle, "run_now")
         source.gate.set()
         await poll_done(handle, 2, timeout=2)

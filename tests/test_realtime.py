@@ -117,6 +117,11 @@ async def define_and_start(http: httpx.AsyncClient, flow: dict[str, Any]) -> dic
     return started.json()
 
 
+async def until_running(http: httpx.AsyncClient, flow_id: str, deadline: float = DEADLINE) -> dict[str, Any]:
+    """The flow's status once its warm-up is done."""
+    return await until(lambda: status_when(http, flow_id, lambda s: s["state"] == "running"), "running", deadline)
+
+
 async def send(http: httpx.AsyncClient, flow_id: str, numbers: range, key: str = "") -> list[str]:
     """Post one webhook per number, 20 at a time; the accepted message ids."""
     async def one(n: int) -> str:
@@ -144,7 +149,7 @@ async def test_start_warm_up_and_messages_through_the_flow(rt, sink) -> None:
     http, pool = rt
     started = await define_and_start(http, realtime_flow("rt-basic", sink.url))
     assert started["state"] in ("starting", "running") and started["workflowId"] == "realtime:rt-basic"
-    running = await until(lambda: status_when(http, "rt-basic", lambda s: s["state"] == "running"), "running")
+    running = await until_running(http, "rt-basic")
     assert running["warmUpMs"] > 0
     containers = warm_containers("rt-basic")
     # the built-in webhook trigger runs in the platform: no container for it
@@ -181,7 +186,7 @@ async def test_replicas_share_the_load(rt, sink) -> None:
     tag = {"id": "where", "component": "code", "function": "run", "replicas": 3,
            "config": {"code": "import socket\nreturn {**msg['body'], 'host': socket.gethostname()}"}}
     await define_and_start(http, realtime_flow("rt-replicas", sink.url, extra_steps=[tag]))
-    await until(lambda: status_when(http, "rt-replicas", lambda s: s["state"] == "running"), "running")
+    await until_running(http, "rt-replicas")
     assert len([c for c in warm_containers("rt-replicas") if c.labels["conflux.step"] == "where"]) == 3
     await send(http, "rt-replicas", range(60))
     await until(lambda: len(sink.of("rt-replicas")) >= 60, "60 deliveries")
@@ -192,7 +197,7 @@ async def test_replicas_share_the_load(rt, sink) -> None:
 async def test_a_killed_step_container_is_replaced_and_nothing_is_lost(rt, sink) -> None:
     http, _ = rt
     await define_and_start(http, realtime_flow("rt-crash", sink.url))
-    await until(lambda: status_when(http, "rt-crash", lambda s: s["state"] == "running"), "running")
+    await until_running(http, "rt-crash")
     sending = asyncio.create_task(send(http, "rt-crash", range(200)))
     await until(lambda: len(sink.of("rt-crash")) >= 20, "the first deliveries")
     [shape] = [c for c in warm_containers("rt-crash") if c.labels["conflux.step"] == "shape"]
@@ -205,7 +210,7 @@ async def test_a_killed_step_container_is_replaced_and_nothing_is_lost(rt, sink)
 async def test_publish_mid_stream_switches_without_losing_a_message(rt, sink) -> None:
     http, _ = rt
     await define_and_start(http, realtime_flow("rt-publish", sink.url))
-    await until(lambda: status_when(http, "rt-publish", lambda s: s["state"] == "running"), "running")
+    await until_running(http, "rt-publish")
     sending = asyncio.create_task(send(http, "rt-publish", range(300)))
     await until(lambda: len(sink.of("rt-publish")) >= 30, "the first deliveries")
     published = await http.put("/flows/rt-publish", json=realtime_flow("rt-publish", sink.url, version_tag=2))
@@ -269,8 +274,7 @@ async def test_worker_killed_mid_stream_while_a_second_runs(rt_settings, sink, c
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://conflux") as http:
             await define_and_start(http, realtime_flow("rt-kill", sink.url))
-            await until(lambda: status_when(http, "rt-kill", lambda s: s["state"] == "running"),
-                        "running", deadline=120)
+            await until_running(http, "rt-kill", deadline=120)
             owner = warm_containers("rt-kill")[0].labels["conflux.owner"]
             [victim] = [w for w in workers if owner.endswith(f":{w.pid}")]
             sending = asyncio.create_task(send(http, "rt-kill", range(150)))

@@ -2,6 +2,8 @@
 
 The platform has already turned the request into a message (``body``, ``headers``, ``method``,
 ``url``, ``query``, ``path``); this step makes all of it reachable by later steps as one body.
+Flows do not start a container for it: the platform does the same itself (flows/step_output.py),
+and a test keeps the two equal; this module is the reference, and a start for your own trigger.
 """
 
 from typing import Any
