@@ -6,10 +6,11 @@ import signal
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from conflux.settings import PlatformSettings
 from conflux.temporal import connect
@@ -99,11 +100,18 @@ async def start_poller(client: Client, queue: str, flow):
 
 
 async def wait_for_polls(handle, count: int, timeout: float = 120) -> PollingStatus:
+    """Polls the workflow's status; a query that fails while a killed worker is being replaced
+    (the server still routes it to the dead worker's sticky queue) is asked again."""
     deadline = time.monotonic() + timeout
+    status: PollingStatus | RPCError | None = None
     while time.monotonic() < deadline:
-        status = await handle.query(PollingFlowWorkflow.status)
-        if status.polls >= count and not status.polling_now:
-            return status
+        try:
+            status = await handle.query(PollingFlowWorkflow.status, rpc_timeout=timedelta(seconds=10))
+        except RPCError as error:
+            status = error
+        else:
+            if status.polls >= count and not status.polling_now:
+                return status
         await asyncio.sleep(0.2)
     raise AssertionError(f"fewer than {count} polls finished within {timeout}s: {status}")
 
