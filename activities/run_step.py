@@ -16,8 +16,8 @@ from flows.mapping import MappingError
 from flows.model import Step
 from flows.step_output import next_messages
 from steps.errors import StepFailure
+from steps.pool import WarmPool
 from steps.protocol import Message, RequestOutcome, StepRequest
-from steps.runner import StepRunner
 from steps.spec import ContainerSpec
 from workflows.models import BatchItem, StepBatchCall, StepBatchResult, StepCall, StepResult
 
@@ -26,10 +26,10 @@ INPUT_EXCERPT_BYTES = 64 * 1024
 
 
 class StepActivities:
-    """Holds the runner and the component catalog the activities share."""
+    """Holds the container pool and the component catalog the activities share."""
 
-    def __init__(self, runner: StepRunner, catalog: Mapping[str, ComponentInfo]) -> None:
-        self.runner = runner
+    def __init__(self, pool: WarmPool, catalog: Mapping[str, ComponentInfo]) -> None:
+        self.pool = pool
         self.catalog = catalog
 
     @activity.defn(name="run_step")
@@ -41,7 +41,7 @@ class StepActivities:
                               cfg=step.config, snapshot=call.snapshot)
         heartbeat = asyncio.create_task(_heartbeat_forever())
         try:
-            [outcome] = await self.runner.run_once(self._spec(call.step, call), [request], step.timeout)
+            [outcome] = await self._run_fresh(call, [request])
         except StepFailure as failure:
             raise _step_failure(failure, step, message) from None
         finally:
@@ -74,7 +74,7 @@ class StepActivities:
             requests.append(StepRequest(id=key, function=step.function, msg=message, cfg=step.config))
         heartbeat = asyncio.create_task(_heartbeat_forever())
         try:
-            outcomes = await self.runner.run_once(self._spec(step, call), requests, step.timeout) if requests else []
+            outcomes = await self._run_fresh(call, requests) if requests else []
         except StepFailure as failure:
             raise _step_failure(failure, step, None) from None
         finally:
@@ -82,6 +82,11 @@ class StepActivities:
         for outcome in outcomes:
             _settle(items[outcome.id], outcome, step, call.passthrough)
         return StepBatchResult(items=list(items.values()), duration_ms=round((time.perf_counter() - started) * 1000, 2))
+
+    async def _run_fresh(self, call: StepCall | StepBatchCall, requests: list[StepRequest]) -> list[RequestOutcome]:
+        step = call.step
+        return await self.pool.run_fresh(self._spec(step, call), requests, step.timeout,
+                                         origin=f"{call.flow_id}/{step.id}", standby=call.standby)
 
     def _spec(self, step: Step, call: StepCall | StepBatchCall) -> ContainerSpec:
         labels = {
@@ -160,7 +165,9 @@ def _seconds(value: float) -> timedelta:
 
 
 async def _heartbeat_forever() -> None:
-    """Liveness for Temporal: a dead worker is noticed within the heartbeat timeout, not the step timeout."""
+    """Liveness for Temporal: a dead worker is noticed within the heartbeat timeout, not the step
+    timeout. The first beat only after HEARTBEAT_EVERY: each one is a write on the server, and most
+    steps end before it."""
     while True:
-        activity.heartbeat()
         await asyncio.sleep(HEARTBEAT_EVERY)
+        activity.heartbeat()

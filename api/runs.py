@@ -97,6 +97,7 @@ async def start_run(services: Services, flow: Flow, message: Message) -> Started
             static_details=steps_markdown(flow),
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            request_eager_start=True,  # a worker sharing this client takes the first task from the answer
         )
     except WorkflowAlreadyStartedError as exc:
         return StartedRun(workflow_id=wid, run_id=exc.run_id, message_id=message.id, duplicate=True)

@@ -1,8 +1,11 @@
 """Ordinary flows end to end, beside their floors, in one run:
 
-1. the 3-step flow (webhook -> transform -> code) on the Docker runner, from the webhook's 202 to
-   the last step done, vs three bare ``docker run``s of the same images one after another;
-2. the same flow on the process runner vs a raw Temporal workflow of three no-op activities;
+1. a flow of a webhook trigger (run by the platform) and three container steps (transform -> code
+   -> transform) on the Docker runner, from the webhook's 202 to the last step done, with standby
+   containers (each message arriving when they are ready again) and without; beside three bare
+   ``docker run``s of the same images, raw Temporal running three no-op activities (the same server
+   settings), and three round trips through warm containers;
+2. the same flow on the process runner (standby processes);
 3. webhook intake: 50 concurrent senders for ``--seconds`` against the API and the worker running as
    processes of their own (the worker on the process runner, so the backlog of runs drains in
    minutes), the accepted count beside the runs completed.
@@ -12,10 +15,12 @@ Run: ``python -m bench.flows [--repeat N] [--seconds S]`` (starts its own Tempor
 
 import argparse
 import asyncio
+import statistics
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 from temporalio.worker import Worker
@@ -26,17 +31,20 @@ from bench.common import row
 from bench.load import LoadResult, send_for
 from bench.platform import platform_processes
 from bench.raw_temporal import ThreeNoops, noop
-from bench.step_runners import bare_docker_run
+from bench.step_runners import REQUEST, bare_docker_run
 from catalog.build import build_all
 from catalog.components import load_catalog
 from conflux.temporal import connect
 from deploy.temporal_server import dev_server
+from steps.pool import WarmPool
 from steps.runner import RunnerKind, make_runner
-from worker.main import build_worker
+from steps.spec import ContainerSpec
+from worker.main import build_worker, container_pool
 from workflows.models import FlowRunResult
 
 SENDERS = 50
-FLOW = {
+STANDBY = 2
+FLOW: dict[str, Any] = {
     "id": "bench-three",
     "name": "Bench: three steps",
     "trigger": {"id": "hook", "component": "webhook", "function": "receive"},
@@ -44,29 +52,48 @@ FLOW = {
         {"id": "shape", "component": "transform", "function": "transform", "config": {"expression": "{'n': body.n}"}},
         {"id": "double", "component": "code", "function": "run",
          "config": {"code": "return {'n': msg['body']['n'] * 2}"}},
+        {"id": "tag", "component": "transform", "function": "transform",
+         "config": {"expression": "{'n': n, 'tagged': true}"}},
     ],
 }
+STEP_COMPONENTS = [step["component"] for step in FLOW["steps"]]
 
 
-async def flow_latency(settings: ApiSettings, runner_kind: RunnerKind, repeat: int) -> list[float]:
-    """Milliseconds from posting the webhook to the run's result."""
+async def flow_latency(settings: ApiSettings, runner_kind: RunnerKind, repeat: int, standby: int) -> list[float]:
+    """Milliseconds from posting the webhook to the run's result; with ``standby``, each message
+    is sent once the standby containers are ready again (a flow's messages some time apart)."""
+    settings = settings.model_copy(update={"standby_containers": standby,
+                                           "task_queue": f"{settings.task_queue}-{runner_kind}-{standby}"})
     client = await connect(settings)
-    catalog = load_catalog()
     app = create_app(settings, client)
+    pool = container_pool(settings, make_runner(runner_kind))
     samples = []
-    async with build_worker(client, settings, make_runner(runner_kind), catalog):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api:
-            (await api.put(f"/flows/{FLOW['id']}", json=FLOW)).raise_for_status()
-            for index in range(repeat + 1):
-                started = time.perf_counter()
-                answer = await api.post(f"/hooks/{FLOW['id']}", json={"n": index})
-                assert answer.status_code == 202, answer.text
-                handle = client.get_workflow_handle(answer.json()["workflowId"], result_type=FlowRunResult)
-                result = await handle.result()
-                assert result.outputs == [{"n": index * 2}], result
-                if index:  # the first run warms caches
-                    samples.append((time.perf_counter() - started) * 1000)
+    try:
+        async with build_worker(client, settings, pool, load_catalog()):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api:
+                (await api.put(f"/flows/{FLOW['id']}", json=FLOW)).raise_for_status()
+                for index in range(repeat + 1):
+                    await standby_ready(pool, standby)
+                    started = time.perf_counter()
+                    answer = await api.post(f"/hooks/{FLOW['id']}", json={"n": index})
+                    assert answer.status_code == 202, answer.text
+                    handle = client.get_workflow_handle(answer.json()["workflowId"], result_type=FlowRunResult)
+                    result = await handle.result()
+                    assert result.outputs == [{"n": index * 2, "tagged": True}], result
+                    if index:  # the first run warms caches (and starts the standby containers)
+                        samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        await pool.close()
     return samples
+
+
+async def standby_ready(pool: WarmPool, standby: int) -> None:
+    """Until every image in use has ``standby`` containers ready (at most 30 s)."""
+    give_up = time.perf_counter() + 30
+    while standby and time.perf_counter() < give_up:
+        if all(count >= standby for count in pool.standby_idle().values()):
+            return
+        await asyncio.sleep(0.02)
 
 
 async def raw_temporal(settings: ApiSettings, repeat: int) -> list[float]:
@@ -76,10 +103,28 @@ async def raw_temporal(settings: ApiSettings, repeat: int) -> list[float]:
     async with Worker(client, task_queue=queue, workflows=[ThreeNoops], activities=[noop]):
         for index in range(repeat + 1):
             started = time.perf_counter()
-            await client.execute_workflow(ThreeNoops.run, index, id=f"raw-{uuid.uuid4()}", task_queue=queue)
+            await client.execute_workflow(ThreeNoops.run, index, id=f"raw-{uuid.uuid4()}", task_queue=queue,
+                                          request_eager_start=True)  # as the API starts runs
             if index:
                 samples.append((time.perf_counter() - started) * 1000)
     return samples
+
+
+async def three_warm_round_trips(images: list[str], repeat: int) -> list[float]:
+    """One request through each of three already running containers, one after another."""
+    runner = make_runner("docker")
+    sessions = [await runner.open(ContainerSpec(image=image)) for image in images]
+    try:
+        samples = []
+        for index in range(repeat + 1):
+            started = time.perf_counter()
+            for session in sessions:
+                await session.call([REQUEST.model_copy(update={"id": f"r{index}"})], 10)
+            if index:
+                samples.append((time.perf_counter() - started) * 1000)
+        return samples
+    finally:
+        await asyncio.gather(*(session.finish() for session in sessions))
 
 
 async def three_docker_runs(images: list[str], repeat: int) -> list[float]:
@@ -111,26 +156,37 @@ async def intake(address: str, seconds: float) -> tuple[LoadResult, int, float]:
 
 
 async def main(repeat: int, seconds: float) -> None:
-    build_all(only=["webhook", "transform", "code"], report=None)
+    build_all(only=["webhook", *STEP_COMPONENTS], report=None)
     catalog = load_catalog()
+    images = [catalog[name].image for name in STEP_COMPONENTS]
     with dev_server() as address, tempfile.TemporaryDirectory() as state:
         settings = ApiSettings(temporal_address=address, task_queue=f"bench-{uuid.uuid4().hex[:6]}",
                                db_path=Path(state) / "conflux.db", blob_dir=Path(state) / "blobs")
-        docker = await flow_latency(settings, "docker", repeat)
-        floor = await three_docker_runs([catalog["transform"].image] * 3, repeat)
-        process = await flow_latency(settings.model_copy(update={"task_queue": settings.task_queue + "-p"}),
-                                     "process", repeat)
+        standby = await flow_latency(settings, "docker", repeat, STANDBY)
+        cold = await flow_latency(settings, "docker", repeat, 0)
+        docker_runs = await three_docker_runs(images, repeat)
         raw = await raw_temporal(settings, repeat)
+        warm = await three_warm_round_trips([catalog["transform"].image] * 3, repeat)
+        process = await flow_latency(settings, "process", repeat, STANDBY)
         load, completed, took = await intake(address, seconds)
-    print("3-step flow, webhook accepted -> last step done")
-    print("  " + row("Docker runner, one container per step", docker))
-    print("  " + row("three bare docker runs in a row (floor)", floor))
-    print("  " + row("process runner, one process per step", process))
-    print("  " + row("raw Temporal workflow, three no-op activities (floor)", raw))
+    print("webhook trigger + 3 container steps, webhook accepted -> last step done")
+    print("  " + row(f"Docker, {STANDBY} standby containers per image", standby))
+    print("  " + row("raw Temporal, three no-op activities (floor)", raw))
+    print("  " + row("three round trips through warm containers (floor)", warm))
+    print(f"    target: p50 <= 100 ms and <= 1.5x the raw-Temporal floor: {median(standby):.1f} ms, "
+          f"{median(standby) / median(raw):.2f}x")
+    print("  " + row("Docker, no standby (a container started per step)", cold))
+    print("  " + row("three bare docker runs in a row (floor)", docker_runs))
+    print(f"    target: <= 1.05x the docker-run floor: {median(cold) / median(docker_runs):.2f}x")
+    print("  " + row(f"process runner, {STANDBY} standby processes per component", process))
     accepted = len(load.accepted)
     print(f"webhook intake, {seconds:g} s from {SENDERS} concurrent senders, worker running")
     print(f"  accepted {accepted} ({accepted / seconds:,.0f}/s)   runs completed {completed} in {took:.0f} s   "
           f"answers {dict(load.statuses)}   target >= 500/s, every accepted message run")
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -22,3 +23,8 @@ class PlatformSettings(BaseSettings):
     max_concurrent_activities: int = 20
     max_concurrent_workflow_tasks: int = 50
     graceful_shutdown_seconds: float = 30.0
+    standby_containers: int = Field(default=2, ge=0, le=20, description=(
+        "fresh containers each worker keeps started per step image of ordinary flows, each used for one run "
+        "(0: off); a flow or step may set its own 'standby'"))
+    standby_idle_seconds: float = Field(default=900.0, gt=0, description=(
+        "an image no run asked for in this long gives its standby containers back"))

@@ -73,6 +73,9 @@ class Step(BaseModel):
     rebound: ReboundPolicy = Field(default_factory=ReboundPolicy)
     replicas: int = Field(default=1, ge=1, le=20,
                           description="real-time flows: warm containers sharing this step's messages")
+    standby: int | None = Field(default=None, ge=0, le=20, description=(
+        "ordinary flows: fresh containers kept started for this step, each used for one message or batch "
+        "(0: none); unset: the flow's 'standby', else the worker's CONFLUX_STANDBY_CONTAINERS"))
 
     def label(self) -> str:
         return f"{self.id} · {self.component}/{self.function}"
@@ -106,6 +109,8 @@ class Flow(BaseModel):
     steps: list[Step] = Field(default_factory=list)
     concurrency: int = Field(default=10, ge=1, le=1000, description="messages of one execution in flight at once")
     passthrough: bool = Field(default=True, description="carry earlier steps' outputs to later steps")
+    standby: int | None = Field(default=None, ge=0, le=20, description=(
+        "ordinary flows: standby containers per step unless a step sets its own; unset: the worker's setting"))
 
     @field_validator("steps")
     @classmethod
@@ -126,6 +131,10 @@ class Flow(BaseModel):
     @property
     def all_steps(self) -> list[Step]:
         return [self.trigger, *self.steps]
+
+    def standby_of(self, step: Step) -> int | None:
+        """How many standby containers the step asks for (None: the worker decides)."""
+        return step.standby if step.standby is not None else self.standby
 
     def revision(self) -> str:
         """Content hash of the definition (version excluded): what exactly a run executed."""

@@ -31,6 +31,10 @@ class Channel(ABC):
     @abstractmethod
     async def kill(self) -> None: ...
 
+    @abstractmethod
+    def has_exited(self) -> bool:
+        """True once the container or process is known to have ended (no waiting)."""
+
     async def dispose(self) -> None:  # noqa: B027  # a hook, empty by default: only a container has something left
         """Release what is left (the container itself)."""
 

@@ -85,6 +85,9 @@ class DockerChannel(Channel):
         await asyncio.wait([self._demux_task, self._stderr_task], timeout=2)
         return code
 
+    def has_exited(self) -> bool:
+        return self._disposed or self._exit is None or self._exit.done() or self._demux_task.done()
+
     async def kill(self) -> None:
         await asyncio.to_thread(_kill, self.container)
 

@@ -1,16 +1,23 @@
-"""Warm step containers: long-lived sessions that real-time flows feed batch after batch.
+"""The worker's one pool of step containers, of two kinds.
 
-One pool per worker process. A key (flow, version, step) holds that step's replicas; a batch is
-spread over the replicas, each of which takes one batch at a time (the wire pipelines the
-batch's requests). A replica that crashes, hangs or writes garbage is replaced, and what it held
-is sent again, up to the step's attempts. Every container carries the owner's ``<host>:<pid>``,
-so a worker that starts after a dead one removes what that one left behind.
+- **Warm** (real-time flows): long-lived sessions fed batch after batch. A key (flow, version,
+  step) holds that step's replicas; a batch is spread over the replicas, each of which takes one
+  batch at a time (the wire pipelines the batch's requests). A replica that crashes, hangs or
+  writes garbage is replaced, and what it held is sent again, up to the step's attempts.
+- **Standby** (ordinary flows, polling triggers): fresh containers started ahead of need and used
+  for one run each (steps/standby.py); a run that finds none ready starts its own.
+
+Every container the pool starts carries the owner's ``<host>:<pid>``, so a worker that starts
+after a dead one removes what that one left behind; ``close`` removes the rest.
 """
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from steps.docker_housekeeping import OWNER_LABEL, worker_owner
 from steps.errors import StepFailure
@@ -18,6 +25,7 @@ from steps.protocol import RequestOutcome, StepRequest
 from steps.runner import StepRunner
 from steps.session import StepSession
 from steps.spec import ContainerSpec
+from steps.standby import REPLACE_AFTER, StandbyKey, StandbySet
 
 log = logging.getLogger("conflux.pool")
 READY_TIMEOUT = 60.0
@@ -50,11 +58,45 @@ Outcome = RequestOutcome | StepFailure
 
 
 class WarmPool:
-    def __init__(self, runner: StepRunner, owner: str | None = None) -> None:
+    """``standby``: containers kept ready per kind unless a flow or step says otherwise (0: none);
+    a kind no run asked for in ``standby_idle_seconds`` gives its containers back."""
+
+    def __init__(self, runner: StepRunner, owner: str | None = None, *, standby: int = 0,
+                 standby_idle_seconds: float = 900.0) -> None:
         self.runner = runner
         self.owner = owner or worker_owner()
+        self.standby = standby
+        self.standby_idle_seconds = standby_idle_seconds
         self._steps: dict[WarmKey, _WarmStep] = {}
         self._creating: dict[WarmKey, asyncio.Lock] = {}
+        self._standby: dict[StandbyKey, StandbySet] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._housekeeper: asyncio.Task[None] | None = None
+
+    async def run_fresh(self, spec: ContainerSpec, requests: list[StepRequest], timeout: float, *,
+                        origin: str, standby: int | None = None) -> list[RequestOutcome]:
+        """The ordinary-flow shape: one fresh container for this batch only, a standby one when
+        ready. The outcome is settled when the last request ends; the container's input is
+        closed, its exit checked and the container removed after, off the run's path (Docker's
+        exit work costs CPU the run's next steps need; a bad exit is logged: what the step did
+        already stands). ``origin`` ("<flow>/<step>") asks for ``standby`` containers of
+        this kind (None: the pool's default)."""
+        session = self._take_standby(spec, origin, self.standby if standby is None else standby)
+        if session is None:
+            session = await self.runner.open(spec, timeout)
+        else:
+            session.channel.description = spec.describe()
+        try:
+            outcomes = await session.call(requests, timeout)  # stdin stays open: the exit comes later
+        except BaseException:
+            await asyncio.shield(session.abort())  # a failed call has aborted already; a cancelled one not
+            raise
+        self._in_background(_finish_used(session))
+        return outcomes
+
+    def standby_idle(self) -> dict[str, int]:
+        """Ready standby containers per image."""
+        return {str(key): standby.idle for key, standby in self._standby.items()}
 
     async def ensure(self, key: WarmKey, spec: ContainerSpec, replicas: int) -> int:
         """Start the step's replicas that are missing and wait for their handshakes; how many started."""
@@ -80,7 +122,39 @@ class WarmPool:
         return sum(await asyncio.gather(*(self._retire(key) for key in keys)))
 
     async def close(self) -> None:
-        await asyncio.gather(*(self._retire(key) for key in list(self._steps)))
+        """Stop every container this pool holds: warm ones cleanly, standby ones killed, used
+        ones once their exit is collected."""
+        if self._housekeeper is not None:
+            self._housekeeper.cancel()
+        standby, self._standby = list(self._standby.values()), {}
+        await asyncio.gather(*(self._retire(key) for key in list(self._steps)),
+                             *(each.close() for each in standby))
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    def _take_standby(self, spec: ContainerSpec, origin: str, count: int) -> StepSession | None:
+        key = StandbyKey.of(spec)
+        standby = self._standby.get(key)
+        if standby is None:
+            if count <= 0:
+                return None
+            standby = self._standby[key] = StandbySet(self.runner, spec, self.owner)
+            if self._housekeeper is None:
+                self._housekeeper = asyncio.create_task(self._give_back_unused())
+        standby.want(origin, count)
+        return standby.take()
+
+    async def _give_back_unused(self) -> None:
+        """Remove the standby containers of kinds no run asked for in ``standby_idle_seconds``."""
+        while True:
+            await asyncio.sleep(min(60.0, self.standby_idle_seconds / 2))
+            cutoff = time.monotonic() - self.standby_idle_seconds
+            for key in [key for key, each in self._standby.items() if each.last_used < cutoff]:
+                self._in_background(_close_quietly(self._standby.pop(key)))
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _step(self, key: WarmKey, spec: ContainerSpec, replicas: int) -> _WarmStep:
         step = self._steps.get(key)
@@ -133,6 +207,20 @@ class WarmPool:
         if step is None:
             return 0
         return sum(await asyncio.gather(*(_retire_replica(replica) for replica in step.replicas)))
+
+
+async def _finish_used(session: StepSession) -> None:
+    await asyncio.sleep(REPLACE_AFTER)  # as a replacement's start: not while the run's next steps are under way
+    try:
+        await session.finish(RETIRE_TIMEOUT)
+    except StepFailure as failure:
+        log.warning("after its last request ended: %s (its outcome stands)", failure)
+
+
+async def _close_quietly(standby: StandbySet) -> None:
+    with contextlib.suppress(Exception):
+        removed = await standby.close()
+        log.info("standby containers of %s unused for a while: removed %d", standby.key, removed)
 
 
 async def _retire_replica(replica: _Replica) -> int:

@@ -52,6 +52,9 @@ class ProcessChannel(Channel):
         await asyncio.wait([self._stderr_task], timeout=2)
         return code
 
+    def has_exited(self) -> bool:
+        return self.process.returncode is not None or self.process.stdout is None or self.process.stdout.at_eof()
+
     async def kill(self) -> None:
         if self.process.returncode is None:
             self.process.kill()

@@ -40,7 +40,11 @@ class StepRunner(ABC):
     async def open(self, spec: ContainerSpec, ready_timeout: float = READY_TIMEOUT) -> StepSession:
         """Start a container and wait until its runtime is ready for requests."""
         session = StepSession(await self._start(spec), self.max_line_bytes)
-        await session.handshake(ready_timeout)
+        try:
+            await session.handshake(ready_timeout)
+        except asyncio.CancelledError:
+            await asyncio.shield(session.abort())  # started but never handed out: nobody else would stop it
+            raise
         return session
 
     async def run_once(self, spec: ContainerSpec, requests: list[StepRequest], timeout: float) -> list[RequestOutcome]:

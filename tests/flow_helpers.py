@@ -45,10 +45,12 @@ async def run_flow(client: Client, task_queue: str, flow: Flow, body: Any) -> tu
         return workflow_id, FlowRunResult.model_validate(cause.details[0])
 
 
-def start_worker_process(settings: PlatformSettings, queue: str, log_path) -> subprocess.Popen:
+def start_worker_process(settings: PlatformSettings, queue: str, log_path,
+                         extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     """``python -m worker`` as its own process, so a test can kill it."""
     env = {**os.environ, "CONFLUX_TEMPORAL_ADDRESS": settings.temporal_address, "CONFLUX_TASK_QUEUE": queue,
-           "CONFLUX_BLOB_DIR": str(settings.blob_dir), "CONFLUX_RUNNER": "docker", "PYTHONPATH": str(REPO_ROOT)}
+           "CONFLUX_BLOB_DIR": str(settings.blob_dir), "CONFLUX_RUNNER": "docker", "PYTHONPATH": str(REPO_ROOT),
+           **(extra_env or {})}
     with open(log_path, "wb") as log:
         return subprocess.Popen([sys.executable, "-m", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT,
                                 cwd=REPO_ROOT)

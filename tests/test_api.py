@@ -18,7 +18,7 @@ from api.settings import ApiSettings
 from catalog.components import load_catalog
 from conflux.temporal import connect
 from steps.runner import make_runner
-from worker.main import build_worker
+from worker.main import running_worker
 
 pytestmark = pytest.mark.temporal
 
@@ -65,9 +65,8 @@ def settings(temporal_address: str, tmp_path_factory: pytest.TempPathFactory) ->
 async def api(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
     """The app and a worker on the test's own task queue, sharing one client."""
     client = await connect(settings)
-    worker = build_worker(client, settings, make_runner("process"), load_catalog())
     app = create_app(settings, client=client)
-    async with worker:
+    async with running_worker(client, settings, make_runner("process"), load_catalog()):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://conflux") as http:
             for flow in (WEBHOOK_FLOW, POLLING_FLOW, FAILING_FLOW):
                 answer = await http.put(f"/flows/{flow['id']}", json=flow)

@@ -18,7 +18,7 @@ from deploy.processes import stop_process
 from steps.runner import make_runner
 from tests.flow_helpers import make_flow, run_flow, start_worker_process
 from tests.loopback import LoopbackServer
-from worker.main import build_worker
+from worker.main import running_worker
 from workflows.flow_run import LEAF_MESSAGES
 
 
@@ -35,8 +35,7 @@ async def client(settings) -> Client:
 
 @pytest.fixture(scope="module")
 async def docker_worker(client, settings, component_images):
-    worker = build_worker(client, settings, make_runner("docker"), component_images)
-    async with worker:
+    async with running_worker(client, settings, make_runner("docker"), component_images) as worker:
         yield worker
 
 

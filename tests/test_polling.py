@@ -19,7 +19,7 @@ from flows.validation import parse_flow
 from steps.runner import make_runner
 from tests.flow_helpers import start_worker_process
 from tests.loopback import LoopbackServer
-from worker.main import build_worker
+from worker.main import running_worker
 from workflows.models import PollingControl, PollingInput, PollingStatus
 from workflows.polling_flow import PollingFlowWorkflow
 from workflows.search import flow_search_attributes
@@ -103,17 +103,18 @@ async def wait_for_polls(handle, count: int, timeout: float = 120) -> PollingSta
     """Polls the workflow's status; a query that fails while a killed worker is being replaced
     (the server still routes it to the dead worker's sticky queue) is asked again."""
     deadline = time.monotonic() + timeout
-    status: PollingStatus | RPCError | None = None
+    last: PollingStatus | RPCError | None = None
     while time.monotonic() < deadline:
         try:
-            status = await handle.query(PollingFlowWorkflow.status, rpc_timeout=timedelta(seconds=10))
+            status: PollingStatus = await handle.query(PollingFlowWorkflow.status, rpc_timeout=timedelta(seconds=10))
         except RPCError as error:
-            status = error
+            last = error
         else:
             if status.polls >= count and not status.polling_now:
                 return status
+            last = status
         await asyncio.sleep(0.2)
-    raise AssertionError(f"fewer than {count} polls finished within {timeout}s: {status}")
+    raise AssertionError(f"fewer than {count} polls finished within {timeout}s: {last}")
 
 
 async def run_now(handle) -> PollingStatus:
@@ -135,7 +136,7 @@ async def client(settings) -> Client:
 
 @pytest.fixture(scope="module")
 async def docker_worker(client, settings, component_images):
-    async with build_worker(client, settings, make_runner("docker"), component_images) as worker:
+    async with running_worker(client, settings, make_runner("docker"), component_images) as worker:
         yield worker
 
 

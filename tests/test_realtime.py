@@ -82,7 +82,7 @@ async def rt(rt_settings: ApiSettings, component_images: dict) -> AsyncIterator[
     """The API and one in-process worker (Docker runner, its own warm pool)."""
     client = await connect(rt_settings)
     pool = WarmPool(make_runner("docker"))
-    worker = build_worker(client, rt_settings, pool.runner, component_images, pool)
+    worker = build_worker(client, rt_settings, pool, component_images)
     app = create_app(rt_settings, client=client)
     async with worker:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://conflux") as http:

@@ -1,6 +1,6 @@
 """Retry and rebound delays: the policies' delays for attempts 1..n with their caps, the Temporal
 retry policy a step's activities get, and the delay the ``run_step`` activity asks Temporal for
-after a crash or a rebound (the real activity, with a runner that only pretends)."""
+after a crash or a rebound (the real activity, with a pool that only pretends)."""
 
 import dataclasses
 from datetime import timedelta
@@ -11,10 +11,10 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.run_step import StepActivities
 from flows.model import ReboundPolicy, RetryPolicy, Step, backoff_delay
-from steps.channel import Channel
 from steps.errors import ContainerCrashed, ImageNotFound, StepFailure
+from steps.pool import WarmPool
 from steps.protocol import ErrorInfo, Message, RequestOutcome, StepRequest
-from steps.runner import StepRunner
+from steps.runner import ProcessRunner
 from steps.spec import ContainerSpec
 from workflows.models import StepBatchCall, StepCall
 from workflows.step_activity import retry_policy
@@ -72,20 +72,16 @@ def test_the_temporal_policy_takes_the_crash_retry_numbers_and_the_larger_caps()
 # --- the delay the activity asks for --------------------------------------------------------------------
 
 
-class PretendRunner(StepRunner):
-    """Answers ``run_once`` with a fixed outcome per request, or fails as told; starts nothing."""
-
-    kind = "pretend"
+class PretendPool(WarmPool):
+    """Answers ``run_fresh`` with a fixed outcome per request, or fails as told; starts nothing."""
 
     def __init__(self, failure: StepFailure | None = None, rebound_delay: float | None = None) -> None:
-        super().__init__()
+        super().__init__(ProcessRunner())
         self.failure = failure
         self.rebound_delay = rebound_delay
 
-    async def _start(self, spec: ContainerSpec) -> Channel:
-        raise AssertionError("the pretend runner starts no container")
-
-    async def run_once(self, spec: ContainerSpec, requests: list[StepRequest], timeout: float) -> list[RequestOutcome]:
+    async def run_fresh(self, spec: ContainerSpec, requests: list[StepRequest], timeout: float, *,
+                        origin: str, standby: int | None = None) -> list[RequestOutcome]:
         if self.failure is not None:
             raise self.failure
         return [RequestOutcome(id=request.id, rebound=ErrorInfo(name="Busy", message="try later"),
@@ -106,11 +102,11 @@ def batch_call() -> StepBatchCall:
                          messages=[Message(id=f"m{n}", body={"n": n}) for n in range(3)])
 
 
-async def failure_at(runner: StepRunner, attempt: int, batch: bool = False) -> ApplicationError:
+async def failure_at(pool: WarmPool, attempt: int, batch: bool = False) -> ApplicationError:
     """The error the real activity raises on ``attempt``."""
     environment = ActivityEnvironment()
     environment.info = dataclasses.replace(ActivityEnvironment.default_info(), attempt=attempt)
-    activities = StepActivities(runner, {})
+    activities = StepActivities(pool, {})
     with pytest.raises(ApplicationError) as raised:
         if batch:
             await environment.run(activities.run_step_batch, batch_call())
@@ -125,8 +121,8 @@ def seconds(delay: timedelta | None) -> float | None:
 
 @pytest.mark.parametrize("batch", [False, True], ids=["one message", "batch"])
 async def test_a_crash_is_retried_after_the_retry_delay_until_max_attempts(batch: bool) -> None:
-    runner = PretendRunner(failure=ContainerCrashed("exit code 137"))
-    errors = [await failure_at(runner, attempt, batch) for attempt in range(1, 5)]
+    pool = PretendPool(failure=ContainerCrashed("exit code 137"))
+    errors = [await failure_at(pool, attempt, batch) for attempt in range(1, 5)]
     assert [seconds(error.next_retry_delay) for error in errors] == [1.5, 3, 5, None]
     assert [error.non_retryable for error in errors] == [False, False, False, True]
     assert {error.type for error in errors} == {"ContainerCrashed"}
@@ -134,12 +130,12 @@ async def test_a_crash_is_retried_after_the_retry_delay_until_max_attempts(batch
 
 
 async def test_a_broken_step_fails_at_once() -> None:
-    error = await failure_at(PretendRunner(failure=ImageNotFound("no image c")), 1)
+    error = await failure_at(PretendPool(failure=ImageNotFound("no image c")), 1)
     assert error.non_retryable and error.next_retry_delay is None and error.type == "ImageNotFound"
 
 
 async def test_a_rebound_is_retried_after_the_rebound_delay_until_max_attempts() -> None:
-    errors = [await failure_at(PretendRunner(), attempt) for attempt in range(1, 6)]
+    errors = [await failure_at(PretendPool(), attempt) for attempt in range(1, 6)]
     assert [seconds(error.next_retry_delay) for error in errors] == [10, 30, 90, 200, None]
     assert [error.type for error in errors] == ["Rebound"] * 4 + ["ReboundLimit"]
     assert [error.non_retryable for error in errors] == [False] * 4 + [True]
@@ -147,5 +143,5 @@ async def test_a_rebound_is_retried_after_the_rebound_delay_until_max_attempts()
 
 
 async def test_a_delay_the_component_asks_for_wins_over_the_policy() -> None:
-    errors = [await failure_at(PretendRunner(rebound_delay=7), attempt) for attempt in (1, 3)]
+    errors = [await failure_at(PretendPool(rebound_delay=7), attempt) for attempt in (1, 3)]
     assert [seconds(error.next_retry_delay) for error in errors] == [7, 7]

@@ -4,7 +4,8 @@
 import asyncio
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -26,12 +27,12 @@ log = logging.getLogger("conflux.worker")
 WORKFLOWS = [FlowRunWorkflow, PollingFlowWorkflow, PollRunWorkflow, RealtimeFlowWorkflow]
 
 
-def build_worker(client: Client, settings: PlatformSettings, runner: StepRunner,
-                 catalog: Mapping[str, ComponentInfo], pool: WarmPool | None = None) -> Worker:
-    """The worker; ``pool`` holds the warm containers of the real-time flows it runs (the caller
-    closes it after the worker stopped)."""
-    steps = StepActivities(runner, catalog)
-    realtime = RealtimeActivities(pool or WarmPool(runner), catalog)
+def build_worker(client: Client, settings: PlatformSettings, pool: WarmPool,
+                 catalog: Mapping[str, ComponentInfo]) -> Worker:
+    """The worker; ``pool`` holds the containers its steps run in (the caller closes it after
+    the worker stopped: :func:`running_worker` does both)."""
+    steps = StepActivities(pool, catalog)
+    realtime = RealtimeActivities(pool, catalog)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -45,6 +46,23 @@ def build_worker(client: Client, settings: PlatformSettings, runner: StepRunner,
     )
 
 
+def container_pool(settings: PlatformSettings, runner: StepRunner) -> WarmPool:
+    return WarmPool(runner, standby=settings.standby_containers, standby_idle_seconds=settings.standby_idle_seconds)
+
+
+@asynccontextmanager
+async def running_worker(client: Client, settings: PlatformSettings, runner: StepRunner,
+                         catalog: Mapping[str, ComponentInfo]) -> AsyncIterator[Worker]:
+    """A running worker and its container pool; on exit the worker drains, then every container
+    the pool holds (warm, standby, finishing) is removed."""
+    pool = container_pool(settings, runner)
+    try:
+        async with build_worker(client, settings, pool, catalog) as worker:
+            yield worker
+    finally:
+        await pool.close()
+
+
 async def serve(settings: PlatformSettings) -> None:
     runner = make_runner(settings.runner)
     removed = await runner.remove_leftovers()
@@ -52,18 +70,16 @@ async def serve(settings: PlatformSettings) -> None:
         log.info("removed %d step container(s) left over by an earlier worker", removed)
     catalog = load_catalog(settings.component_dirs)
     client = await connect(settings)
-    pool = WarmPool(runner)
-    worker = build_worker(client, settings, runner, catalog, pool)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    log.info("worker on %s, namespace %s, task queue %s, runner %s, %d components",
-             settings.temporal_address, settings.namespace, settings.task_queue, runner.kind, len(catalog))
-    async with worker:
+    log.info("worker on %s, namespace %s, task queue %s, runner %s, %d components, %d standby container(s) per "
+             "step image", settings.temporal_address, settings.namespace, settings.task_queue, runner.kind,
+             len(catalog), settings.standby_containers)
+    async with running_worker(client, settings, runner, catalog):
         await stop.wait()
         log.info("stopping: letting running steps finish (up to %gs)", settings.graceful_shutdown_seconds)
-    await pool.close()
     log.info("worker stopped")
 
 

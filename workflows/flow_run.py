@@ -73,7 +73,8 @@ class FlowRunWorkflow:
         if runs_in_platform(step):
             return self._run_in_platform(step, message)
         call = StepCall(flow_id=self._flow.id, flow_version=self._flow.version, execution_id=self._run.execution_id,
-                        step=step, message=message, passthrough=self._flow.passthrough)
+                        step=step, message=message, passthrough=self._flow.passthrough,
+                        standby=self._flow.standby_of(step))
         self._report.count_step_runs(1)
         async with self._slots:
             try:
@@ -118,7 +119,7 @@ class FlowRunWorkflow:
             step = steps[index]
             call = StepBatchCall(flow_id=self._flow.id, flow_version=self._flow.version,
                                  execution_id=self._run.execution_id, step=step, messages=batch,
-                                 passthrough=self._flow.passthrough)
+                                 passthrough=self._flow.passthrough, standby=self._flow.standby_of(step))
             self._report.count_step_runs(len(batch))
             async with self._slots:
                 try:

@@ -21,6 +21,7 @@ class StepCall(BaseModel):
     step: Step
     message: Message
     passthrough: bool = True
+    standby: int | None = Field(default=None, description="standby containers asked for (None: the worker's)")
     snapshot: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -41,6 +42,7 @@ class StepBatchCall(BaseModel):
     step: Step
     messages: list[Message]
     passthrough: bool = True
+    standby: int | None = Field(default=None, description="standby containers asked for (None: the worker's)")
 
 
 class BatchItem(BaseModel):

@@ -151,7 +151,7 @@ class PollRunWorkflow:
         poll_id = workflow.info().workflow_id
         call = StepCall(flow_id=flow.id, flow_version=flow.version, execution_id=poll_id, step=trigger,
                         message=Message(id=f"{flow.id}-poll-{poll.poll_number}"), snapshot=poll.snapshot,
-                        passthrough=flow.passthrough)
+                        passthrough=flow.passthrough, standby=flow.standby_of(trigger))
         try:
             fetched = await execute_step(call)
         except ActivityError as error:

@@ -1,6 +1,7 @@
 """One function per behaviour a runner has to carry over the wire."""
 
 import os
+import socket
 import time
 
 from conflux_runtime import Rebound
@@ -27,6 +28,16 @@ def rebound(msg):
 def count(msg, cfg, snapshot, emit):
     emit.update_snapshot({"seen": snapshot.get("seen", 0) + 1})
     return {"seen_before": snapshot.get("seen", 0)}
+
+
+_calls = 0
+
+
+def calls(msg):
+    """State kept between calls: a container or process used twice would answer 2."""
+    global _calls
+    _calls += 1
+    return {"calls": _calls, "host": socket.gethostname(), "pid": os.getpid()}
 
 
 def reply(msg, cfg, snapshot, emit):

@@ -1,0 +1,154 @@
+"""Standby containers: started ahead of need, each used for one run, replaced, and removed with
+their worker (real Docker, a real Temporal dev server for the worker process)."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import uuid
+from typing import Any
+
+import docker
+import pytest
+
+from conflux.settings import PlatformSettings
+from conflux.temporal import connect
+from deploy.processes import stop_process
+from steps.pool import WarmPool
+from steps.protocol import RequestOutcome
+from steps.runner import StepRunner, make_runner
+from tests.conftest import PROBE_DIR
+from tests.flow_helpers import make_flow, run_flow, start_worker_process
+from tests.test_runners import probe_spec, request
+
+DEADLINE = 90.0
+
+
+async def until(condition, what: str, deadline: float = DEADLINE) -> Any:
+    end = asyncio.get_running_loop().time() + deadline
+    while not (value := condition()):
+        assert asyncio.get_running_loop().time() < end, f"not within {deadline:g}s: {what}"
+        await asyncio.sleep(0.05)
+    return value
+
+
+def owned_containers(owner: str, *labels: str, running: bool = False) -> list[Any]:
+    """The step containers of this owner (by default, running or not)."""
+    filters: dict[str, Any] = {"label": [f"conflux.owner={owner}", *labels]}
+    if running:
+        filters["status"] = "running"
+    return docker.from_env().containers.list(all=not running, filters=filters)
+
+
+def standby_of(owner: str) -> list[Any]:
+    return owned_containers(owner, "conflux.standby=true", running=True)
+
+
+def exited(container: Any) -> bool:
+    container.reload()
+    return container.status == "exited"
+
+
+async def calls_once(pool: WarmPool, spec, standby: int = 2) -> dict[str, Any]:
+    [outcome] = await pool.run_fresh(spec, [request("calls", request_id=uuid.uuid4().hex)], 30, origin="f/probe",
+                                     standby=standby)
+    return body_of(outcome)
+
+
+def body_of(outcome: RequestOutcome) -> dict[str, Any]:
+    assert outcome.error is None, outcome.error
+    [data] = outcome.data
+    return data.body
+
+
+async def test_a_standby_container_serves_exactly_one_run(runner: StepRunner, catalog_with_probe) -> None:
+    """The probe counts its calls in memory: every run, each on a container that was ready before
+    it was asked, sees a count of 1, on a container of its own."""
+    pool = WarmPool(runner, standby=2)
+    spec = probe_spec(catalog_with_probe)
+    try:
+        await calls_once(pool, spec)  # the first run starts its own and asks for standby ones
+        seen = set()
+        for _ in range(4):
+            await until(lambda: pool.standby_idle().get(spec.image) == 2, "two standby containers ready")
+            ready = {c.id[:12] for c in standby_of(pool.owner)} if runner.kind == "docker" else set()
+            answer = await calls_once(pool, spec)
+            assert answer["calls"] == 1, answer
+            seen.add((answer["host"], answer["pid"]))
+            if runner.kind == "docker":
+                assert answer["host"] in ready, "the run did not get a standby container"
+        assert len(seen) == 4
+    finally:
+        await pool.close()
+    if runner.kind == "docker":
+        await until(lambda: not owned_containers(pool.owner), "every container of the pool removed")
+
+
+async def test_a_standby_container_that_died_while_idle_is_not_handed_out(docker_engine, probe_image,
+                                                                         catalog_with_probe) -> None:
+    pool = WarmPool(make_runner("docker"), standby=1)
+    spec = probe_spec(catalog_with_probe)
+    try:
+        await calls_once(pool, spec, standby=1)
+        await until(lambda: pool.standby_idle().get(spec.image) == 1, "a standby container ready")
+        [idle] = standby_of(pool.owner)
+        idle.kill()
+        await until(lambda: exited(idle) and pool.standby_idle() == {spec.image: 0}, "the pool sees it dead")
+        answer = await calls_once(pool, spec, standby=1)
+        assert answer["calls"] == 1 and answer["host"] != idle.id[:12]
+    finally:
+        await pool.close()
+
+
+async def test_standby_zero_starts_none(docker_engine, probe_image, catalog_with_probe) -> None:
+    pool = WarmPool(make_runner("docker"), standby=2)
+    spec = probe_spec(catalog_with_probe)
+    try:
+        for _ in range(2):
+            assert (await calls_once(pool, spec, standby=0))["calls"] == 1
+        assert pool.standby_idle() == {}
+        assert not owned_containers(pool.owner, "conflux.standby=true")  # none started, none left
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="module")
+def settings(temporal_address, tmp_path_factory) -> PlatformSettings:
+    return PlatformSettings(temporal_address=temporal_address, task_queue=f"standby-{uuid.uuid4().hex[:8]}",
+                            blob_dir=tmp_path_factory.mktemp("blobs"), runner="docker")
+
+
+async def test_a_worker_leaves_no_container_behind(settings, component_images, probe_image, catalog_with_probe,
+                                                   tmp_path) -> None:
+    """Killed with -9, a worker leaves its standby containers; the next worker removes them when it
+    starts. Stopped with SIGTERM, a worker removes its own, used ones included."""
+    client = await connect(settings)
+    flow = make_flow(catalog_with_probe, [{"id": "probe", "component": "probe", "function": "calls"}],
+                     flow_id="standby-stop")
+    env = {"CONFLUX_STANDBY_CONTAINERS": "2", "CONFLUX_COMPONENT_DIRS": json.dumps([str(PROBE_DIR)])}
+    owner = f"{socket.gethostname()}:{{}}"
+
+    first = start_worker_process(settings, settings.task_queue, tmp_path / "worker-1.log", env)
+    try:
+        _, result = await run_flow(client, settings.task_queue, flow, {"n": 1})
+        assert result.status == "completed" and result.outputs[0]["calls"] == 1, result
+        await until(lambda: len(standby_of(owner.format(first.pid))) == 2,
+                    "the killed worker's standby containers")
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+    assert owned_containers(owner.format(first.pid))
+
+    second = start_worker_process(settings, settings.task_queue, tmp_path / "worker-2.log", env)
+    try:
+        await until(lambda: not owned_containers(owner.format(first.pid)), "the dead worker's containers removed")
+        for n in range(2):
+            _, result = await run_flow(client, settings.task_queue, flow, {"n": n})
+            assert result.outputs[0]["calls"] == 1, result
+        await until(lambda: len(standby_of(owner.format(second.pid))) == 2,
+                    "the second worker's standby containers")
+    finally:
+        stop_process(second, timeout=60)
+    assert second.returncode == 0
+    assert not owned_containers(owner.format(second.pid))
