@@ -24,7 +24,7 @@ from deploy.temporal_server import dev_server
 from flows.validation import parse_flow
 from steps.runner import make_runner
 from tests.loopback import LoopbackServer
-from worker.main import build_worker
+from worker.main import running_worker
 from workflows.models import PollingInput
 from workflows.polling_flow import PollingFlowWorkflow
 
@@ -46,7 +46,7 @@ async def polling_rate(settings: PlatformSettings, count: int, concurrency: int)
             "steps": [{"id": "shape", "component": "transform", "function": "transform",
                        "config": {"expression": "{'id': id, 'double': value * 2}"}}],
         }, catalog)
-        async with build_worker(client, settings, make_runner("docker"), catalog):
+        async with running_worker(client, settings, make_runner("docker"), catalog):
             started = time.perf_counter()
             handle = await client.start_workflow(
                 PollingFlowWorkflow.run, PollingInput(flow=flow),
