@@ -1,11 +1,13 @@
-"""Accepting one message for a flow, whatever runs it: an ordinary flow starts a FlowRun for it;
-a real-time flow that runs hands it to its long-lived workflow through the signal bridge."""
+"""Accepting one message for a flow, whatever runs it: an ordinary flow starts a FlowRun for it
+(or, in a flood, hands it to the flow's intake, which starts the run: workflows/intake.py); a
+real-time flow that runs hands it to its long-lived workflow through the signal bridge."""
 
 from dataclasses import dataclass
 
 from api.routes.realtime import require_running
-from api.runs import start_run, workflow_id
+from api.runs import start_run
 from api.services import Services
+from conflux.flow_runs import workflow_id
 from flows.model import Flow
 from steps.protocol import Message
 from workflows.realtime_models import realtime_workflow_id
@@ -24,12 +26,22 @@ class Accepted:
 
 
 async def accept_message(services: Services, flow: Flow, message: Message) -> Accepted:
-    """Durable once this returns; 409 for a real-time flow that is not running."""
+    """Durable once this returns; 409 for a real-time flow that is not running. An ordinary
+    flow's message in the intake has its execution id before its run exists."""
     if flow.type == "realtime":
         require_running(flow, services.flows.state(flow.id))
         duplicate = await services.bridge.deliver(flow, message)
         return Accepted(execution_id=workflow_id(flow, message.id), workflow_id=realtime_workflow_id(flow.id),
                         run_id=None, message_id=message.id, duplicate=duplicate)
-    started = await start_run(services, flow, message)
+    if services.starts_in_flight >= services.settings.direct_starts or services.flooded(flow.id):
+        services.mark_flooded(flow.id)
+        duplicate = await services.intake.deliver(flow, message)  # a flood: its runs start from the intake
+        return Accepted(execution_id=workflow_id(flow, message.id), workflow_id=workflow_id(flow, message.id),
+                        run_id=None, message_id=message.id, duplicate=duplicate)
+    services.starts_in_flight += 1
+    try:
+        started = await start_run(services, flow, message)
+    finally:
+        services.starts_in_flight -= 1
     return Accepted(execution_id=started.execution_id, workflow_id=started.workflow_id, run_id=started.run_id,
                     message_id=started.message_id, duplicate=started.duplicate)

@@ -9,7 +9,6 @@ from typing import Any
 
 from temporalio.client import (
     Client,
-    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
@@ -21,6 +20,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import ApiError
 from api.responses import CamelModel, ExecutionId, ExecutionResult, WorkflowId
 from workflows.flow_run import FlowRunWorkflow
+from workflows.intake import FlowIntakeWorkflow
+from workflows.intake_models import intake_workflow_id
 from workflows.models import FlowRunResult
 from workflows.search import FAILED_STEP, FLOW_ID, FLOW_NAME, FLOW_VERSION, TRIGGER_TYPE
 
@@ -31,7 +32,7 @@ FLOW_RUN_TYPE = "FlowRun"
 class ExecutionStatus(CamelModel):
     execution_id: ExecutionId
     workflow_id: WorkflowId
-    run_id: str
+    run_id: str | None = None
     status: str
     start_time: datetime | None = None
     close_time: datetime | None = None
@@ -48,10 +49,20 @@ class ExecutionStatus(CamelModel):
 
 async def execution_status(client: Client, execution_id: str) -> ExecutionStatus:
     """ApiError 404 for an id Temporal does not know, or one that is not a flow run. An ordinary
-    flow's execution runs in the workflow of the same id."""
+    flow's execution runs in the workflow of the same id; QUEUED while its message waits in the
+    flow's intake."""
     wid = execution_id
     handle = client.get_workflow_handle_for(FlowRunWorkflow.run, wid)
-    description = await _describe(handle)
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        if await _waiting_in_intake(client, wid):
+            return ExecutionStatus(execution_id=wid, workflow_id=wid, status="QUEUED", flow_id=wid.partition(":")[0],
+                                   summary="accepted; waiting in the flow's intake for its run to start")
+        raise ApiError(404, f"there is no execution '{wid}' (ids look like '<flow id>:<message id>'; "
+                            "Temporal forgets closed runs after the namespace's retention period)") from None
     if description.workflow_type != FLOW_RUN_TYPE:
         raise ApiError(404, f"workflow '{wid}' is a {description.workflow_type}, not a flow run")
     status = description.status or WorkflowExecutionStatus.RUNNING
@@ -69,14 +80,14 @@ async def execution_status(client: Client, execution_id: str) -> ExecutionStatus
     )
 
 
-async def _describe(handle: WorkflowHandle) -> WorkflowExecutionDescription:
+async def _waiting_in_intake(client: Client, wid: str) -> bool:
+    """Whether an ordinary flow's intake holds this message, its run not started yet."""
+    flow_id, _, message_id = wid.partition(":")
+    intake = client.get_workflow_handle_for(FlowIntakeWorkflow.run, intake_workflow_id(flow_id))
     try:
-        return await handle.describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(404, f"there is no execution '{handle.id}' (ids look like '<flow id>:<message id>'; "
-                                "Temporal forgets closed runs after the namespace's retention period)") from None
-        raise
+        return await intake.query(FlowIntakeWorkflow.waiting, message_id, rpc_timeout=QUERY_TIMEOUT)
+    except (WorkflowQueryFailedError, RPCError):
+        return False
 
 
 async def _records(handle: WorkflowHandle, status: WorkflowExecutionStatus) -> tuple[FlowRunResult | None, str | None]:

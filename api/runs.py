@@ -1,48 +1,23 @@
-"""Starting one FlowRun for one message, at most once per (flow, message id).
-
-The workflow id is ``{flow id}:{message id}``. A delivery repeated while the first run is going
-is refused by Temporal (id conflict policy FAIL), and one repeated after it closed too (id reuse
-policy REJECT_DUPLICATE); both answer WorkflowAlreadyStartedError, and the caller gets the first
-run's ids with ``duplicate: true``. Either way nothing runs twice, for as long as Temporal keeps
-the closed run (the namespace's retention period).
-"""
+"""Starting a run from an HTTP request: the message id it carries (or a fresh one), the run
+itself (conflux/flow_runs.py), and where to follow it."""
 
 import os
 import re
 import uuid
-from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import Request
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.errors import ApiError
 from api.services import Services
 from api.settings import ApiSettings
+from conflux.flow_runs import StartedRun, start_flow_run
 from flows.model import Flow
-from flows.step_output import runs_in_platform
 from steps.protocol import Message
-from workflows.flow_run import FlowRunWorkflow
-from workflows.models import FlowRunInput
-from workflows.search import flow_search_attributes
 
 ID_HEADERS = ("idempotency-key", "x-request-id")
 MESSAGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@+=~-]{1,200}$")
 MESSAGE_ID_RULE = "1 to 200 characters from letters, digits and . _ : @ + = ~ -"
-
-
-@dataclass(frozen=True)
-class StartedRun:
-    workflow_id: str
-    run_id: str | None
-    message_id: str
-    duplicate: bool
-
-    @property
-    def execution_id(self) -> str:
-        """The execution is named like its workflow: one message, one execution, one id."""
-        return self.workflow_id
 
 
 def message_id(request: Request) -> str:
@@ -77,41 +52,8 @@ _random_bytes = memoryview(b"")
 os.register_at_fork(after_in_child=_forget_random_bytes)  # a forked API process must not repeat our ids
 
 
-def workflow_id(flow: Flow, message_id: str) -> str:
-    return f"{flow.id}:{message_id}"
-
-
 async def start_run(services: Services, flow: Flow, message: Message) -> StartedRun:
-    """Start the run for ``message`` unless this flow already ran (or runs) a message with its id:
-    FAIL on a running one and REJECT_DUPLICATE on a closed one both answer WorkflowAlreadyStartedError."""
-    client = await services.client()
-    wid = workflow_id(flow, message.id)
-    try:
-        handle = await client.start_workflow(
-            FlowRunWorkflow.run,
-            FlowRunInput(flow=flow, execution_id=wid, message=message),
-            id=wid,
-            task_queue=services.settings.task_queue,
-            search_attributes=flow_search_attributes(flow),
-            static_summary=f"{flow.name} v{flow.version}: message {message.id}",
-            static_details=steps_markdown(flow),
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            request_eager_start=True,  # a worker sharing this client takes the first task from the answer
-        )
-    except WorkflowAlreadyStartedError as exc:
-        return StartedRun(workflow_id=wid, run_id=exc.run_id, message_id=message.id, duplicate=True)
-    return StartedRun(workflow_id=wid, run_id=handle.result_run_id, message_id=message.id, duplicate=False)
-
-
-def steps_markdown(flow: Flow) -> str:
-    """The static details the Temporal UI shows: what this run will execute."""
-    lines = [f"**{flow.name}** (`{flow.id}` v{flow.version}, revision `{flow.revision()}`)", ""]
-    for number, step in enumerate(flow.all_steps, start=1):
-        role = f" — {flow.trigger.type} trigger" if number == 1 else ""
-        role += " (run by the platform, no container)" if runs_in_platform(step) else ""
-        lines.append(f"{number}. `{step.id}`: {step.component}/{step.function}{role}")
-    return "\n".join(lines)
+    return await start_flow_run(await services.client(), services.settings.task_queue, flow, message)
 
 
 def links(settings: ApiSettings, wid: str) -> dict[str, str]:

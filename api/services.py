@@ -5,6 +5,7 @@ is still down.
 """
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import Annotated
 
@@ -18,10 +19,13 @@ from api.message_ids import AcceptedIds
 from api.settings import ApiSettings
 from api.signal_bridge import SignalBridge
 from api.store import FlowStore
+from api.workflow_signals import WorkflowSignals
 from catalog.components import ComponentInfo
 from conflux.temporal import connect
 from flows.model import Flow
-from workflows.realtime_models import RealtimeCarry, RealtimeInput
+from workflows.realtime_models import RealtimeInput
+
+FLOOD_SECONDS = 1.0
 
 
 class Services:
@@ -34,14 +38,25 @@ class Services:
         self._connecting = asyncio.Lock()
         self.flow_states = FlowStates(settings.db_path)
         self.flows = FlowCache(store, self.flow_states)
-        self.bridge = SignalBridge(self.client, self.realtime_input, settings.task_queue, AcceptedIds(settings.db_path),
-                                   gather_seconds=settings.realtime_gather_ms / 1000,
+        self.signals = WorkflowSignals(self.client, settings)
+        accepted = AcceptedIds(settings.db_path)
+        self.bridge = SignalBridge(self.signals.realtime, accepted, gather_seconds=settings.realtime_gather_ms / 1000,
                                    max_batch=settings.realtime_max_batch)
+        self.intake = SignalBridge(self.signals.intake, accepted, gather_seconds=settings.realtime_gather_ms / 1000,
+                                   max_batch=settings.realtime_max_batch)
+        self.starts_in_flight = 0  # ordinary runs this process is starting itself right now
+        self._flooded_until: dict[str, float] = {}
 
     def realtime_input(self, flow: Flow) -> RealtimeInput:
-        """How a real-time flow's workflow starts (from POST /start, or a signal-with-start)."""
-        return RealtimeInput(carry=RealtimeCarry(flow=flow),
-                             max_history_events=self.settings.realtime_max_history_events)
+        return self.signals.realtime_input(flow)
+
+    def flooded(self, flow_id: str) -> bool:
+        """Whether the flow's messages went to its intake within the last FLOOD_SECONDS: they keep
+        going there (a start of its own would only queue at Temporal behind the intake's)."""
+        return time.monotonic() < self._flooded_until.get(flow_id, 0.0)
+
+    def mark_flooded(self, flow_id: str) -> None:
+        self._flooded_until[flow_id] = time.monotonic() + FLOOD_SECONDS
 
     async def client(self) -> Client:
         """The Temporal client; ApiError 503 when Temporal cannot be reached."""

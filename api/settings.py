@@ -20,6 +20,9 @@ class ApiSettings(PlatformSettings):
     realtime_gather_ms: float = Field(default=2.0, ge=0, le=1000,
                                       description="real-time flows: how long requests are gathered into one signal")
     realtime_max_batch: int = Field(default=200, ge=1, le=5000, description="real-time flows: messages per signal")
+    direct_starts: int = Field(default=4, ge=0, le=1000, description=(
+        "ordinary flows: runs this API process starts itself at once; beyond that, webhook messages wait in "
+        "the flow's intake workflow (batched signals) and their runs start from there (0: always)"))
     realtime_max_history_events: int | None = Field(
         default=None, ge=100, description="real-time flows: continue-as-new past this many events (default: when "
                                           "Temporal suggests it)")

@@ -14,17 +14,19 @@ from temporalio.workflow import NondeterminismError
 
 from activities.realtime import RealtimeActivities
 from activities.run_step import StepActivities
+from activities.start_runs import start_runs
 from catalog.components import ComponentInfo, load_catalog
 from conflux.settings import PlatformSettings
 from conflux.temporal import connect
 from steps.pool import WarmPool
 from steps.runner import StepRunner, make_runner
 from workflows.flow_run import FlowRunWorkflow
+from workflows.intake import FlowIntakeWorkflow
 from workflows.polling_flow import PollingFlowWorkflow, PollRunWorkflow
 from workflows.realtime_flow import RealtimeFlowWorkflow
 
 log = logging.getLogger("conflux.worker")
-WORKFLOWS = [FlowRunWorkflow, PollingFlowWorkflow, PollRunWorkflow, RealtimeFlowWorkflow]
+WORKFLOWS = [FlowRunWorkflow, FlowIntakeWorkflow, PollingFlowWorkflow, PollRunWorkflow, RealtimeFlowWorkflow]
 
 
 def build_worker(client: Client, settings: PlatformSettings, pool: WarmPool,
@@ -37,7 +39,7 @@ def build_worker(client: Client, settings: PlatformSettings, pool: WarmPool,
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[steps.run_step, steps.run_step_batch,
+        activities=[steps.run_step, steps.run_step_batch, start_runs,
                     realtime.warm_up, realtime.batch, realtime.poll, realtime.retire],
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,

@@ -14,8 +14,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from api.errors import ApiError
 from api.flow_lookup import load_flow
 from api.flow_workflows import control, running_workflow
-from api.runs import steps_markdown
 from api.services import Services, ServicesDep
+from conflux.flow_runs import steps_markdown
 from flows.model import Flow
 from workflows.realtime_flow import RealtimeFlowWorkflow
 from workflows.realtime_models import (

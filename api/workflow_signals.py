@@ -1,0 +1,49 @@
+"""The signals-with-start the bridges send (api/signal_bridge.py): a real-time flow's messages to
+its long-lived workflow, an ordinary flow's waiting messages to its intake (workflows/intake.py)."""
+
+from collections.abc import Awaitable, Callable
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from api.settings import ApiSettings
+from flows.model import Flow
+from steps.protocol import Message
+from workflows.intake import FlowIntakeWorkflow
+from workflows.intake_models import SIGNAL_INTAKE, IntakeBatch, IntakeInput, intake_workflow_id
+from workflows.realtime_flow import RealtimeFlowWorkflow
+from workflows.realtime_models import SIGNAL_MESSAGES, MessageBatch, RealtimeCarry, RealtimeInput, realtime_workflow_id
+from workflows.search import flow_search_attributes
+
+
+class WorkflowSignals:
+    def __init__(self, client: Callable[[], Awaitable[Client]], settings: ApiSettings) -> None:
+        self._client = client
+        self._settings = settings
+
+    def realtime_input(self, flow: Flow) -> RealtimeInput:
+        """How a real-time flow's workflow starts (from POST /start, or a signal-with-start)."""
+        return RealtimeInput(carry=RealtimeCarry(flow=flow),
+                             max_history_events=self._settings.realtime_max_history_events)
+
+    async def realtime(self, flow: Flow, messages: list[Message]) -> None:
+        client = await self._client()
+        await client.start_workflow(
+            RealtimeFlowWorkflow.run, self.realtime_input(flow),
+            id=realtime_workflow_id(flow.id), task_queue=self._settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_signal=SIGNAL_MESSAGES, start_signal_args=[MessageBatch(messages=messages)],
+            search_attributes=flow_search_attributes(flow),
+            static_summary=f"{flow.name}: real-time flow",
+        )
+
+    async def intake(self, flow: Flow, messages: list[Message]) -> None:
+        """No flow search attributes: listing a flow's runs must not list its intake."""
+        client = await self._client()
+        await client.start_workflow(
+            FlowIntakeWorkflow.run, IntakeInput(flow_id=flow.id),
+            id=intake_workflow_id(flow.id), task_queue=self._settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_signal=SIGNAL_INTAKE, start_signal_args=[IntakeBatch(flow=flow, messages=messages)],
+            static_summary=f"{flow.name}: intake (webhook messages waiting for their runs to start)",
+        )

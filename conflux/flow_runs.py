@@ -1,0 +1,72 @@
+"""Starting one FlowRun for one message, at most once per (flow, message id).
+
+The workflow id is ``{flow id}:{message id}``. A delivery repeated while the first run is going
+is refused by Temporal (id conflict policy FAIL), and one repeated after it closed too (id reuse
+policy REJECT_DUPLICATE); both answer WorkflowAlreadyStartedError, and the caller gets the first
+run's ids with ``duplicate: true``. Either way nothing runs twice, for as long as Temporal keeps
+the closed run (the namespace's retention period).
+"""
+
+from dataclasses import dataclass
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from flows.model import Flow
+from flows.step_output import runs_in_platform
+from steps.protocol import Message
+from workflows.flow_run import FlowRunWorkflow
+from workflows.models import FlowRunInput
+from workflows.search import flow_search_attributes
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    workflow_id: str
+    run_id: str | None
+    message_id: str
+    duplicate: bool
+
+    @property
+    def execution_id(self) -> str:
+        """The execution is named like its workflow: one message, one execution, one id."""
+        return self.workflow_id
+
+
+def workflow_id(flow: Flow, message_id: str) -> str:
+    return f"{flow.id}:{message_id}"
+
+
+async def start_flow_run(client: Client, task_queue: str, flow: Flow, message: Message) -> StartedRun:
+    """Start the run for ``message`` unless this flow already ran (or runs) a message with its id:
+    FAIL on a running one and REJECT_DUPLICATE on a closed one both answer WorkflowAlreadyStartedError."""
+    wid = workflow_id(flow, message.id)
+    try:
+        handle = await client.start_workflow(
+            FlowRunWorkflow.run,
+            FlowRunInput(flow=flow, execution_id=wid, message=message),
+            id=wid,
+            task_queue=task_queue,
+            search_attributes=flow_search_attributes(flow),
+            static_summary=f"{flow.name} v{flow.version}: message {message.id}",
+            static_details=steps_markdown(flow),
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            request_eager_start=True,  # a worker sharing this client takes the first task from the answer
+        )
+    except WorkflowAlreadyStartedError as exc:
+        return StartedRun(workflow_id=wid, run_id=exc.run_id, message_id=message.id, duplicate=True)
+    return StartedRun(workflow_id=wid, run_id=handle.result_run_id, message_id=message.id, duplicate=False)
+
+
+def steps_markdown(flow: Flow) -> str:
+    """The static details the Temporal UI shows: what this run will execute."""
+    lines = [f"**{flow.name}** (`{flow.id}` v{flow.version}, revision `{flow.revision()}`)", ""]
+    for number, step in enumerate(flow.all_steps, start=1):
+        role = f" — {flow.trigger.type} trigger" if number == 1 else ""
+        role += " (run by the platform, no container)" if runs_in_platform(step) else ""
+        lines.append(f"{number}. `{step.id}`: {step.component}/{step.function}{role}")
+    return "\n".join(lines)
+
+
