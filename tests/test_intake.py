@@ -86,7 +86,7 @@ async def test_waiting_messages_start_in_order_once_each_per_flow_version(settin
         first_run = await signal(client, queue, workflow_id, intake, batch(1, range(0, 150)))
         for sent in (batch(1, range(150, 160)), batch(2, range(160, 170)), batch(1, range(170, 175))):
             await signal(client, queue, workflow_id, intake, sent)
-        handle = client.get_workflow_handle_for(FlowIntakeWorkflow.run, workflow_id)
+        handle = client.get_workflow_handle(workflow_id, result_type=int)
         assert await handle.query(FlowIntakeWorkflow.waiting, "m172")
         assert not await handle.query(FlowIntakeWorkflow.waiting, "m999")
         recorder.gate.set()
