@@ -36,6 +36,17 @@ class DockerChannel(Channel):
 
     @classmethod
     async def start(cls, client: docker.DockerClient, spec: ContainerSpec, max_line_bytes: int) -> "DockerChannel":
+        """Create, attach and start. Cancelling the caller does not stop Docker mid-way: the
+        start goes on, and what it started is removed when it is done."""
+        starting = asyncio.ensure_future(cls._start(client, spec, max_line_bytes))
+        try:
+            return await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            starting.add_done_callback(_dispose_unwanted)
+            raise
+
+    @classmethod
+    async def _start(cls, client: docker.DockerClient, spec: ContainerSpec, max_line_bytes: int) -> "DockerChannel":
         container = await asyncio.to_thread(_create, client, spec)
         try:
             sock = await asyncio.to_thread(
@@ -97,6 +108,23 @@ class DockerChannel(Channel):
         self._disposed = True
         self._writer.close()
         await asyncio.to_thread(_remove, self.container)
+
+
+_disposing: set["asyncio.Task[None]"] = set()
+
+
+def _dispose_unwanted(starting: "asyncio.Future[DockerChannel]") -> None:
+    if starting.cancelled() or starting.exception() is not None:
+        return
+    channel = starting.result()
+
+    async def dispose() -> None:
+        await channel.kill()
+        await channel.dispose()
+
+    task = asyncio.ensure_future(dispose())
+    _disposing.add(task)
+    task.add_done_callback(_disposing.discard)
 
 
 def _create(client: docker.DockerClient, spec: ContainerSpec) -> Container:

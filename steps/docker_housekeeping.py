@@ -17,12 +17,13 @@ def worker_owner() -> str:
 
 def remove_leftover_containers(client: docker.DockerClient) -> int:
     """Remove exited step containers (a worker killed with -9 leaves its last ones behind), and
-    warm containers whose worker on this host is gone. Other running ones are left alone:
-    another worker on this engine may own them."""
+    warm or standby containers (running, or created and never started) whose worker on this host
+    is gone. Other ones are left alone: another worker on this engine may own them."""
     removed = 0
     exited = client.containers.list(all=True, filters={"label": f"{MANAGED_LABEL}=true", "status": "exited"})
-    warm = client.containers.list(filters={"label": [f"{MANAGED_LABEL}=true", OWNER_LABEL]})
-    for container in [*exited, *(c for c in warm if _owner_gone(c.labels.get(OWNER_LABEL, "")))]:
+    owned = client.containers.list(all=True, filters={"label": [f"{MANAGED_LABEL}=true", OWNER_LABEL]})
+    orphans = [c for c in owned if c.status != "exited" and _owner_gone(c.labels.get(OWNER_LABEL, ""))]
+    for container in [*exited, *orphans]:
         try:
             container.remove(force=True)
             removed += 1

@@ -116,12 +116,12 @@ class StandbySet:
             task.add_done_callback(self._starting.discard)
 
     async def close(self) -> int:
-        """Stop starting, kill and remove the idle ones; how many were removed."""
+        """Start no more, kill and remove the idle ones; how many were removed. Starts under way
+        are waited for, not cancelled (each removes its container when it sees the set closed): a
+        cancelled start would leave Docker to finish creating a container nobody removes."""
         self._closed = True
         if self._replacing is not None:
             self._replacing.cancel()
-        for task in list(self._starting):
-            task.cancel()
         await asyncio.gather(*self._starting, *self._discarding, return_exceptions=True)
         idle, self._idle = list(self._idle), deque()
         await asyncio.gather(*(session.abort() for session in idle))

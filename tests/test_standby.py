@@ -152,3 +152,26 @@ async def test_a_worker_leaves_no_container_behind(settings, component_images, p
         stop_process(second, timeout=60)
     assert second.returncode == 0
     assert not owned_containers(owner.format(second.pid))
+
+
+async def test_closing_while_standby_containers_start_leaves_none(docker_engine, probe_image,
+                                                                  catalog_with_probe) -> None:
+    """The pool closes while its first standby containers are still being created and started."""
+    pool = WarmPool(make_runner("docker"), standby=3)
+    await calls_once(pool, probe_spec(catalog_with_probe), standby=3)
+    await pool.close()
+    assert not owned_containers(pool.owner)
+
+
+async def test_a_cancelled_docker_start_leaves_no_container(docker_engine, probe_image, catalog_with_probe) -> None:
+    """Cancelled between Docker's create and the ready handshake: what was started is removed."""
+    marker = uuid.uuid4().hex
+    spec = probe_spec(catalog_with_probe, labels={"test.marker": marker})
+    opening = asyncio.create_task(make_runner("docker").open(spec))
+    await until(lambda: docker.from_env().containers.list(all=True, filters={"label": f"test.marker={marker}"}),
+                "the container created")
+    opening.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    await until(lambda: not docker.from_env().containers.list(all=True, filters={"label": f"test.marker={marker}"}),
+                "the container removed")
