@@ -1,7 +1,6 @@
 """The ``run_step`` activity: map the input, run the step's container once, turn what it emitted
 into the next messages, and turn failures into Temporal's retry decisions."""
 
-import asyncio
 import time
 from collections.abc import Mapping
 from datetime import timedelta
@@ -10,6 +9,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import heartbeating
 from activities.step_io import container_spec, mapped_input, step_error_text
 from catalog.components import ComponentInfo
 from flows.mapping import MappingError
@@ -21,7 +21,6 @@ from steps.protocol import Message, RequestOutcome, StepRequest
 from steps.spec import ContainerSpec
 from workflows.models import BatchItem, StepBatchCall, StepBatchResult, StepCall, StepResult
 
-HEARTBEAT_EVERY = 5.0
 INPUT_EXCERPT_BYTES = 64 * 1024
 
 
@@ -39,13 +38,11 @@ class StepActivities:
         message = _mapped(step, call.message)
         request = StepRequest(id=f"{message.id or 'msg'}@{step.id}", function=step.function, msg=message,
                               cfg=step.config, snapshot=call.snapshot)
-        heartbeat = asyncio.create_task(_heartbeat_forever())
         try:
-            [outcome] = await self._run_fresh(call, [request])
+            async with heartbeating():
+                [outcome] = await self._run_fresh(call, [request])
         except StepFailure as failure:
             raise _step_failure(failure, step, message) from None
-        finally:
-            heartbeat.cancel()
         _raise_for_outcome(outcome, step, message)
         return StepResult(
             messages=next_messages(outcome.data, message, step, call.passthrough),
@@ -72,13 +69,11 @@ class StepActivities:
                 continue
             items[key] = BatchItem(message=original, status="ok", input_body=message.body)
             requests.append(StepRequest(id=key, function=step.function, msg=message, cfg=step.config))
-        heartbeat = asyncio.create_task(_heartbeat_forever())
         try:
-            outcomes = await self._run_fresh(call, requests) if requests else []
+            async with heartbeating():
+                outcomes = await self._run_fresh(call, requests) if requests else []
         except StepFailure as failure:
             raise _step_failure(failure, step, None) from None
-        finally:
-            heartbeat.cancel()
         for outcome in outcomes:
             _settle(items[outcome.id], outcome, step, call.passthrough)
         return StepBatchResult(items=list(items.values()), duration_ms=round((time.perf_counter() - started) * 1000, 2))
@@ -162,12 +157,3 @@ def _failure_details(step: Step, message: Message, extra: dict[str, Any] | None 
 
 def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
-
-
-async def _heartbeat_forever() -> None:
-    """Liveness for Temporal: a dead worker is noticed within the heartbeat timeout, not the step
-    timeout. The first beat only after HEARTBEAT_EVERY: each one is a write on the server, and most
-    steps end before it."""
-    while True:
-        await asyncio.sleep(HEARTBEAT_EVERY)
-        activity.heartbeat()

@@ -5,11 +5,11 @@ import contextlib
 
 from temporalio import activity
 
+from activities.heartbeat import heartbeating
 from conflux.flow_runs import start_flow_run
 from steps.protocol import Message
 from workflows.intake_models import StartRunsCall, StartRunsResult
 
-HEARTBEAT_EVERY = 5.0
 RUN_WAIT = 30.0  # a slow run is not waited for longer: the next one starts
 
 
@@ -30,15 +30,6 @@ async def start_runs(call: StartRunsCall) -> StartRunsResult:
                     await asyncio.wait_for(client.get_workflow_handle(started.workflow_id).result(), RUN_WAIT)
         return started.duplicate
 
-    heartbeat = asyncio.create_task(_heartbeat_forever())
-    try:
+    async with heartbeating():
         duplicates = await asyncio.gather(*(run(message) for message in call.messages))
-    finally:
-        heartbeat.cancel()
     return StartRunsResult(started=duplicates.count(False), duplicates=duplicates.count(True))
-
-
-async def _heartbeat_forever() -> None:
-    while True:
-        await asyncio.sleep(HEARTBEAT_EVERY)
-        activity.heartbeat()

@@ -14,7 +14,6 @@ from collections import deque
 from dataclasses import dataclass
 
 from steps.docker_housekeeping import OWNER_LABEL
-from steps.errors import StepFailure
 from steps.runner import StepRunner
 from steps.session import StepSession
 from steps.spec import ContainerSpec
@@ -135,7 +134,7 @@ class StandbySet:
     async def _start_one(self) -> None:
         try:
             session = await self.runner.open(self.spec, READY_TIMEOUT)
-        except StepFailure as failure:
+        except Exception as failure:  # StepFailure, or the engine's own error: a run starts its own meanwhile
             self._paused_until = time.monotonic() + PAUSE_AFTER_FAILED_START
             log.warning("a standby container of %s did not start (%s); runs start their own for %gs",
                         self.key, failure, PAUSE_AFTER_FAILED_START)
