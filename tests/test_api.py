@@ -18,6 +18,7 @@ from api.settings import ApiSettings
 from catalog.components import load_catalog
 from conflux.temporal import connect
 from steps.runner import make_runner
+from tests.waiting import finished
 from worker.main import running_worker
 
 pytestmark = pytest.mark.temporal
@@ -72,19 +73,6 @@ async def api(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
                 answer = await http.put(f"/flows/{flow['id']}", json=flow)
                 assert answer.status_code in (200, 201), answer.text
             yield http
-
-
-async def finished(http: httpx.AsyncClient, execution_id: str) -> dict[str, Any]:
-    """The execution's status once it is no longer running."""
-    deadline = asyncio.get_running_loop().time() + RUN_TIMEOUT
-    while True:
-        answer = await http.get(f"/executions/{execution_id}")
-        assert answer.status_code == 200, answer.text
-        status = answer.json()
-        if status["status"] != "RUNNING":
-            return status
-        assert asyncio.get_running_loop().time() < deadline, f"{execution_id} still running: {status}"
-        await asyncio.sleep(0.2)
 
 
 def record(status: dict[str, Any], step_id: str) -> dict[str, Any]:

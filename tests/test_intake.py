@@ -20,6 +20,7 @@ from conflux.temporal import connect
 from flows.validation import parse_flow
 from steps.protocol import Message
 from steps.runner import make_runner
+from tests.waiting import finished
 from worker.main import running_worker
 from workflows.intake import FlowIntakeWorkflow
 from workflows.intake_models import (
@@ -127,16 +128,3 @@ async def test_a_flood_through_the_intake_runs_every_message_once(api) -> None:
     assert sorted(output[0]["n"] for output in outputs.values()) == [n * 2 for n in numbers]
     runs = [w async for w in client.list_workflows(f"FlowId = '{DEFINITION['id']}'")]
     assert len(runs) == len(numbers)  # one run per message, the repeat included; the intake is not listed
-
-
-async def finished(http: httpx.AsyncClient, execution_id: str, deadline: float = 120) -> dict[str, Any]:
-    """The execution's status once it ended (QUEUED and RUNNING are waited out)."""
-    end = asyncio.get_running_loop().time() + deadline
-    while True:
-        answer = await http.get(f"/executions/{execution_id}")
-        assert answer.status_code == 200, answer.text
-        status = answer.json()
-        if status["status"] not in ("QUEUED", "RUNNING"):
-            return status
-        assert asyncio.get_running_loop().time() < end, f"{execution_id} still {status['status']}"
-        await asyncio.sleep(0.2)

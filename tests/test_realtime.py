@@ -22,6 +22,7 @@ from steps.runner import make_runner
 from tests.flow_helpers import start_worker_process
 from tests.loopback import LoopbackServer
 from tests.test_polling import RecordSource, polling_flow_definition
+from tests.waiting import until
 from worker.main import build_worker
 
 pytestmark = pytest.mark.docker
@@ -88,19 +89,6 @@ async def rt(rt_settings: ApiSettings, component_images: dict) -> AsyncIterator[
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://conflux") as http:
             yield http, pool
     await pool.close()
-
-
-async def until(condition: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
-    """Poll ``condition`` (sync or async) until it returns something truthy."""
-    end = asyncio.get_running_loop().time() + deadline
-    while True:
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        assert asyncio.get_running_loop().time() < end, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def status(http: httpx.AsyncClient, flow_id: str) -> dict[str, Any]:

@@ -21,16 +21,7 @@ from steps.runner import StepRunner, make_runner
 from tests.conftest import PROBE_DIR
 from tests.flow_helpers import make_flow, run_flow, start_worker_process
 from tests.test_runners import probe_spec, request
-
-DEADLINE = 90.0
-
-
-async def until(condition, what: str, deadline: float = DEADLINE) -> Any:
-    end = asyncio.get_running_loop().time() + deadline
-    while not (value := condition()):
-        assert asyncio.get_running_loop().time() < end, f"not within {deadline:g}s: {what}"
-        await asyncio.sleep(0.05)
-    return value
+from tests.waiting import until
 
 
 def owned_containers(owner: str, *labels: str, running: bool = False) -> list[Any]:
