@@ -10,15 +10,16 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import docker
 import httpx
 import pytest
 
 from api.app import create_app
 from api.settings import ApiSettings
 from conflux.temporal import connect
+from steps.docker_housekeeping import ContainerSummary
 from steps.pool import WarmPool
 from steps.runner import make_runner
+from tests.containers import containers_with, kill
 from tests.flow_helpers import start_worker_process
 from tests.loopback import LoopbackServer
 from tests.test_polling import RecordSource, polling_flow_definition
@@ -129,8 +130,8 @@ def delivered_numbers(sink: Sink, flow_id: str) -> list[int]:
     return sorted(body["n"] for body in sink.of(flow_id))
 
 
-def warm_containers(flow_id: str) -> list[Any]:
-    return docker.from_env().containers.list(filters={"label": [f"conflux.flow={flow_id}", "conflux.warm=true"]})
+def warm_containers(flow_id: str) -> list[ContainerSummary]:
+    return containers_with(f"conflux.flow={flow_id}", "conflux.warm=true", running=True)
 
 
 async def test_start_warm_up_and_messages_through_the_flow(rt, sink) -> None:
@@ -189,7 +190,7 @@ async def test_a_killed_step_container_is_replaced_and_nothing_is_lost(rt, sink)
     sending = asyncio.create_task(send(http, "rt-crash", range(200)))
     await until(lambda: len(sink.of("rt-crash")) >= 20, "the first deliveries")
     [shape] = [c for c in warm_containers("rt-crash") if c.labels["conflux.step"] == "shape"]
-    shape.kill()
+    kill(shape)
     await sending
     await until(lambda: set(delivered_numbers(sink, "rt-crash")) == set(range(200)), "all 200 delivered")
     assert not [c for c in warm_containers("rt-crash") if c.id == shape.id]

@@ -9,36 +9,29 @@ import socket
 import uuid
 from typing import Any
 
-import docker
 import pytest
 
 from conflux.settings import PlatformSettings
 from conflux.temporal import connect
 from deploy.processes import stop_process
+from steps.docker_housekeeping import ContainerSummary
 from steps.pool import WarmPool
 from steps.protocol import RequestOutcome
 from steps.runner import StepRunner, make_runner
 from tests.conftest import PROBE_DIR
+from tests.containers import containers_with, gone_or_exited, kill
 from tests.flow_helpers import make_flow, run_flow, start_worker_process
 from tests.test_runners import probe_spec, request
 from tests.waiting import until
 
 
-def owned_containers(owner: str, *labels: str, running: bool = False) -> list[Any]:
+def owned_containers(owner: str, *labels: str, running: bool = False) -> list[ContainerSummary]:
     """The step containers of this owner (by default, running or not)."""
-    filters: dict[str, Any] = {"label": [f"conflux.owner={owner}", *labels]}
-    if running:
-        filters["status"] = "running"
-    return docker.from_env().containers.list(all=not running, filters=filters)
+    return containers_with(f"conflux.owner={owner}", *labels, running=running)
 
 
-def standby_of(owner: str) -> list[Any]:
+def standby_of(owner: str) -> list[ContainerSummary]:
     return owned_containers(owner, "conflux.standby=true", running=True)
-
-
-def exited(container: Any) -> bool:
-    container.reload()
-    return container.status == "exited"
 
 
 async def calls_once(pool: WarmPool, spec, standby: int = 2) -> dict[str, Any]:
@@ -84,8 +77,8 @@ async def test_a_standby_container_that_died_while_idle_is_not_handed_out(docker
         await calls_once(pool, spec, standby=1)
         await until(lambda: pool.standby_idle().get(spec.image) == 1, "a standby container ready")
         [idle] = standby_of(pool.owner)
-        idle.kill()
-        await until(lambda: exited(idle) and pool.standby_idle() == {spec.image: 0}, "the pool sees it dead")
+        kill(idle)
+        await until(lambda: gone_or_exited(idle) and pool.standby_idle() == {spec.image: 0}, "the pool sees it dead")
         answer = await calls_once(pool, spec, standby=1)
         assert answer["calls"] == 1 and answer["host"] != idle.id[:12]
     finally:
@@ -159,10 +152,8 @@ async def test_a_cancelled_docker_start_leaves_no_container(docker_engine, probe
     marker = uuid.uuid4().hex
     spec = probe_spec(catalog_with_probe, labels={"test.marker": marker})
     opening = asyncio.create_task(make_runner("docker").open(spec))
-    await until(lambda: docker.from_env().containers.list(all=True, filters={"label": f"test.marker={marker}"}),
-                "the container created")
+    await until(lambda: containers_with(f"test.marker={marker}"), "the container created")
     opening.cancel()
     with pytest.raises(asyncio.CancelledError):
         await opening
-    await until(lambda: not docker.from_env().containers.list(all=True, filters={"label": f"test.marker={marker}"}),
-                "the container removed")
+    await until(lambda: not containers_with(f"test.marker={marker}"), "the container removed")
