@@ -3,8 +3,8 @@
 A mapping is one expression for the whole next body, or target field -> expression. Every
 expression sees the incoming body as its input, ``$steps`` (earlier steps' outputs by step id: the
 message's passthrough) and ``$msg`` (the whole message the step receives: id, body, headers,
-attachments, metadata, passthrough). The webhook request's method, url, query and path are on the
-message only in the trigger step; later steps find them in the trigger's output body.
+attachments, metadata, passthrough, and the webhook request's method, url, query and path, which
+every step's message keeps: flows/step_output.py).
 """
 
 from functools import lru_cache

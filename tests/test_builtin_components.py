@@ -28,7 +28,7 @@ import pytest
 
 from catalog.components import BUILTIN_DIR, LIB_DIR, CatalogError, load_catalog, load_component
 from flows.model import Step
-from flows.step_output import webhook_trigger_output
+from flows.step_output import runs_in_platform, webhook_trigger_output
 from steps.protocol import Message
 
 REPO = Path(__file__).resolve().parents[1]
@@ -179,6 +179,13 @@ def test_the_platform_emits_for_the_webhook_trigger_what_its_component_does(fiel
     trigger = Step(id="hook", component="webhook", function="receive")
     by_platform = webhook_trigger_output(Message(id="m1", body={"order": 7}, **fields), trigger, passthrough=True)
     assert by_platform.body == by_component
+
+
+def test_only_the_builtin_webhook_trigger_without_a_mapping_runs_in_the_platform() -> None:
+    assert runs_in_platform(Step(id="hook", component="webhook", function="receive"))
+    assert not runs_in_platform(Step(id="hook", component="webhook", function="receive",
+                                     mapping={"body": "{'order': body.order}"}))
+    assert not runs_in_platform(Step(id="hook", component="code", function="run"))
 
 
 # --- http-request ----------------------------------------------------------------------------
