@@ -34,11 +34,14 @@ def main(argv: list[str]) -> int:
         "component": {"title": component.title, "version": component.version},
     })
     executor = Executor(component, transport)
-    for request in transport.requests():
-        if isinstance(request, ValueError):
-            executor.reject(request)
-        else:
-            executor.handle(request)
+    try:
+        for request in transport.requests():
+            if isinstance(request, ValueError):
+                executor.reject(request)
+            else:
+                executor.handle(request)
+    finally:  # step code that exits the process: what it and earlier requests emitted still goes out
+        transport.flush()
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Mapping of what a function does to events: a returned value is one ``data`` (a generator's
 items are one each); ``Rebound`` raised is ``rebound``; any other exception is ``error``; and
-``end`` always follows, whether or not the author called it.
+``end`` always follows, whether or not the author called it. ``sys.exit()`` in step code is an
+``error`` too, and then the process exits as asked (the platform replaces a warm container).
 """
 
 import asyncio
@@ -34,6 +35,10 @@ class Executor:
             emit.rebound(exc, exc.delay)
         except Exception as exc:  # the author's failure becomes this message's error, never a crash
             emit.error(exc)
+        except SystemExit as exc:  # the author ends the process: this message failed, and the process exits
+            emit.error(ComponentError(f"the step called sys.exit({exc.code!r}); a step ends by returning "
+                                      "or raising, and its process keeps serving"))
+            raise
         finally:
             emit.end()
 

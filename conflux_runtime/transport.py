@@ -6,8 +6,9 @@ stray output can never corrupt the protocol stream.
 
 Events are written in bursts, not one write each: every write crosses the container engine
 (containerd's shim, dockerd, the platform's socket), and a batch of a hundred messages made six
-hundred of them. Buffered events go out before the runtime waits for more input and at least
-every ``FLUSH_SECONDS`` while it works, so the platform never waits on an event that was ready.
+hundred of them. Buffered events go out before the runtime waits for more input, and at most
+``FLUSH_SECONDS`` after they were sent while step code goes on working (a timer thread), so the
+platform never waits long on an event that was ready.
 """
 
 import json
@@ -29,6 +30,7 @@ class Transport:
         self._lock = threading.Lock()
         self._pending: list[bytes] = []
         self._flushed_at = time.monotonic()
+        self._timer: threading.Timer | None = None
 
     @classmethod
     def take_over_stdio(cls) -> "Transport":
@@ -45,12 +47,19 @@ class Transport:
             self._pending.append(line.encode("utf-8") + b"\n")
             if time.monotonic() - self._flushed_at >= FLUSH_SECONDS:
                 self._flush_locked()
+            elif self._timer is None:
+                self._timer = threading.Timer(FLUSH_SECONDS, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
 
     def flush(self) -> None:
         with self._lock:
             self._flush_locked()
 
     def _flush_locked(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._pending:
             data = b"".join(self._pending)
             self._pending.clear()

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from conflux_runtime import PROTOCOL_VERSION
@@ -100,3 +101,32 @@ def test_snapshot_changes_of_a_failed_request_do_not_carry_over(tmp_path):
                                component=tmp_path)
     data = [e["msg"]["body"] for e in events if e["type"] == "data"]
     assert data == [{}, {"n": 1}]
+
+
+def test_step_code_that_exits_the_process_fails_its_message_and_loses_no_event():
+    events, _, code = run_runtime([request("a", "echo", {"x": 1}), request("b", "exits"), request("c", "echo")])
+    assert [e["type"] for e in events if e.get("id") == "a"] == ["data", "end"]
+    assert [e["type"] for e in events if e.get("id") == "b"] == ["data", "error", "end"]
+    error = next(e for e in events if e["type"] == "error")
+    assert "sys.exit(4)" in error["error"]["message"]
+    assert not [e for e in events if e.get("id") == "c"], "the process exited as the step asked"
+    assert code == 4
+
+
+def test_an_event_goes_out_while_step_code_goes_on_working():
+    """Buffered events are written within FLUSH_SECONDS, not when the request ends."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "conflux_runtime", str(PROBE)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        assert json.loads(process.stdout.readline())["type"] == "ready"
+        process.stdin.write((request("a", "emits_then_works", {"seconds": 30}) + "\n").encode())
+        process.stdin.flush()
+        with ThreadPoolExecutor(1) as reader:  # a held-back event would come only after the 30 s
+            first = json.loads(reader.submit(process.stdout.readline).result(timeout=5))
+        assert first == {"id": "a", "type": "data", "msg": {"body": {"first": True}}}
+        assert process.poll() is None, "the step is still working"
+    finally:
+        process.kill()
+        process.wait()

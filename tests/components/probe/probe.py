@@ -53,3 +53,17 @@ def crash(msg):
     sys.stderr.write("probe: about to crash\n")
     sys.stderr.flush()
     os._exit(3)
+
+
+def exits(msg, cfg, snapshot, emit):
+    """Step code that ends its own process: what it emitted before still reaches the platform."""
+    import sys
+    emit.data({"before": "exit"})
+    sys.exit(4)
+
+
+def emits_then_works(msg, cfg, snapshot, emit):
+    """An event emitted before a long piece of work goes out while the work runs."""
+    emit.data({"first": True})
+    time.sleep(float(msg["body"].get("seconds", 2)))
+    return {"second": True}
