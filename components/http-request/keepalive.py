@@ -3,11 +3,15 @@ is called message after message, and a new TCP (and TLS) connection each time co
 request itself. urllib closes every connection (it sends ``Connection: close``); these handlers
 keep one per target and timeout instead, and leave everything else (redirects, errors) to urllib.
 
-A kept connection may have been closed by the server while idle; a request that fails on one
-before any answer arrived is sent once more on a new connection, as HTTP clients do.
+A kept connection may have been closed by the server while idle. One that shows it (the socket
+reads as closed) is dropped before use; a request that still fails on a kept connection is sent
+once more on a new one only when the server cannot have applied it (sending failed) or when its
+method is idempotent (RFC 9110, 9.2.2): a POST that may have reached the server is never repeated
+here; it fails, and the platform's retry policy decides.
 """
 
 import http.client
+import select
 import threading
 import urllib.error
 import urllib.request
@@ -16,7 +20,18 @@ from typing import Any
 STALE = (http.client.RemoteDisconnected, http.client.ImproperConnectionState, BrokenPipeError,
          ConnectionResetError, ConnectionAbortedError)
 
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+
 Key = tuple[str, str, float | None]
+
+
+def _closed_by_peer(connection: http.client.HTTPConnection) -> bool:
+    """An idle kept connection has nothing to read: readable means the server closed it (or wrote
+    something unasked), so it cannot carry another request."""
+    if connection.sock is None:
+        return True
+    readable, _, _ = select.select([connection.sock], [], [], 0)
+    return bool(readable)
 
 
 class _Idle:
@@ -32,9 +47,9 @@ class _Idle:
             kept = self._by_key.get(key) or []
             while kept:
                 connection, last_response = kept.pop()
-                if last_response.isclosed():
+                if last_response.isclosed() and not _closed_by_peer(connection):
                     return connection
-                connection.close()  # its last answer was not read to the end: unusable
+                connection.close()  # closed by the server, or its last answer not read to the end
         return None
 
     def give(self, key: Key, connection: http.client.HTTPConnection, response: http.client.HTTPResponse) -> None:
@@ -52,18 +67,21 @@ class _KeepAlive:
         key = (scheme, req.host, req.timeout)
         headers = {**{k: v for k, v in req.headers.items()}, **req.unredirected_hdrs}
         headers = {name.title(): value for name, value in headers.items()}
+        method = req.get_method()
         connection = self._idle.take(key)
         reused = connection is not None
         while True:
             if connection is None:
                 connection = connection_class(req.host, timeout=req.timeout, **connection_args)
+            sent = False
             try:
-                connection.request(req.get_method(), req.selector, req.data, headers,
+                connection.request(method, req.selector, req.data, headers,
                                    encode_chunked=req.has_header("Transfer-encoding"))
+                sent = True
                 response = connection.getresponse()
             except STALE:
                 connection.close()
-                if reused:  # the server closed it while idle: once more on a new connection
+                if reused and (not sent or method in IDEMPOTENT):  # closed while idle: once more, anew
                     connection, reused = None, False
                     continue
                 raise
