@@ -10,9 +10,10 @@ from collections.abc import Mapping
 
 from temporalio import activity
 
-from activities.step_io import container_spec, mapped_input, step_error_text
+from activities.step_io import container_spec, step_error_text, step_input
 from catalog.components import ComponentInfo
 from flows.mapping import MappingError
+from flows.message_ids import idempotency_key, poll_message_id
 from flows.model import Flow, Step
 from flows.step_output import next_messages, runs_in_platform, webhook_trigger_output
 from steps.errors import StepFailure
@@ -69,7 +70,8 @@ class RealtimeActivities:
     @activity.defn(name="realtime_poll")
     async def poll(self, call: PollCall) -> PollResult:
         flow, trigger = call.flow, call.flow.trigger
-        message = Message(id=f"{flow.id}-poll-{call.poll_number}")
+        message_id = poll_message_id(flow.id, call.poll_number, call.poller_run_id)
+        message = Message(id=message_id, idempotencyKey=idempotency_key(flow.id, message_id, trigger.id))
         request = StepRequest(id=f"poll-{call.poll_number}", function=trigger.function, msg=message,
                               cfg=trigger.config, snapshot=call.snapshot)
         [outcome] = await self.pool.call(_key(flow, trigger), self._spec(flow, trigger), trigger.replicas, [request],
@@ -95,7 +97,7 @@ class RealtimeActivities:
         requests, inputs = [], []
         for number, (message, attempt) in enumerate(here):
             try:
-                mapped = mapped_input(step, message)
+                mapped = step_input(flow.id, step, message)
             except MappingError as exc:
                 result.failures.append(_failed(message, step, f"step '{step.id}': {exc}", "MappingError",
                                                message.body))

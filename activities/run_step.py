@@ -10,7 +10,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeating
-from activities.step_io import container_spec, mapped_input, step_error_text
+from activities.step_io import container_spec, step_error_text, step_input
 from catalog.components import ComponentInfo
 from flows.mapping import MappingError
 from flows.model import Step
@@ -35,7 +35,7 @@ class StepActivities:
     async def run_step(self, call: StepCall) -> StepResult:
         started = time.perf_counter()
         step = call.step
-        message = _mapped(step, call.message)
+        message = _step_input(call.flow_id, step, call.message)
         request = StepRequest(id=f"{message.id or 'msg'}@{step.id}", function=step.function, msg=message,
                               cfg=step.config, snapshot=call.snapshot)
         try:
@@ -63,7 +63,7 @@ class StepActivities:
         for index, original in enumerate(call.messages):
             key = f"{index}:{original.id}@{step.id}"
             try:
-                message = _mapped(step, original)
+                message = _step_input(call.flow_id, step, original)
             except ApplicationError as error:
                 items[key] = BatchItem(message=original, status="failed", error=str(error), error_type=error.type)
                 continue
@@ -93,9 +93,9 @@ class StepActivities:
         return container_spec(step, self.catalog, labels, f"step '{step.id}' of flow '{call.flow_id}'")
 
 
-def _mapped(step: Step, message: Message) -> Message:
+def _step_input(flow_id: str, step: Step, message: Message) -> Message:
     try:
-        return mapped_input(step, message)
+        return step_input(flow_id, step, message)
     except MappingError as exc:
         raise ApplicationError(f"step '{step.id}': {exc}", _failure_details(step, message),
                                type="MappingError", non_retryable=True) from None

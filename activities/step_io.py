@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 from catalog.components import ComponentInfo
 from flows.mapping import apply_mapping
+from flows.message_ids import idempotency_key
 from flows.model import Step
 from steps.protocol import ErrorInfo, Message
 from steps.spec import ContainerSpec
@@ -24,12 +25,13 @@ def container_spec(step: Step, catalog: Mapping[str, ComponentInfo], labels: dic
     )
 
 
-def mapped_input(step: Step, message: Message) -> Message:
-    """The message with the body the step's mapping makes of it; MappingError when it fails."""
-    if step.mapping is None:
-        return message
-    body = apply_mapping(step.mapping, message.body, message.model_dump(mode="json"))
-    return message.model_copy(update={"body": body})
+def step_input(flow_id: str, step: Step, message: Message) -> Message:
+    """What the step's container gets: the body its mapping makes of the message (MappingError
+    when it fails), and the idempotency key of this message at this step."""
+    update: dict[str, object] = {"idempotencyKey": idempotency_key(flow_id, message.id, step.id)}
+    if step.mapping is not None:
+        update["body"] = apply_mapping(step.mapping, message.body, message.model_dump(mode="json"))
+    return message.model_copy(update=update)
 
 
 def step_error_text(step: Step, error: ErrorInfo) -> str:

@@ -27,6 +27,7 @@ class Message(BaseModel):
     url: str | None = None
     query: dict[str, Any] | None = None
     path: str | None = None
+    idempotencyKey: str | None = None  # set per step request (flows/message_ids.py), never carried on
 
 
 class StepRequest(BaseModel):

@@ -9,11 +9,13 @@ Answer = tuple[int, object]
 
 
 class LoopbackServer:
-    """``routes`` maps a path to a function of (method, path, query, body) -> (status, json_body)."""
+    """``routes`` maps a path to a function of (method, path, query, body) -> (status, json_body).
+    ``received`` and ``received_headers`` record every request, in the order they came."""
 
     def __init__(self, routes: dict[str, Callable[[str, str, str, object], Answer]]) -> None:
         self.routes = routes
         self.received: list[tuple[str, str, object]] = []
+        self.received_headers: list[dict[str, str]] = []  # names in lower case
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -23,6 +25,7 @@ class LoopbackServer:
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None
                 server.received.append((self.command, self.path, body))
+                server.received_headers.append({name.lower(): value for name, value in self.headers.items()})
                 route = server.routes.get(path)
                 status, answer = route(self.command, path, query, body) if route else (404, {"error": "no route"})
                 data = json.dumps(answer).encode()

@@ -290,10 +290,10 @@ def test_http_request_missing_placeholder_field_is_an_error(target: LoopbackServ
     assert target.seen == []
 
 
-def http_requests(url: str, count: int) -> list[dict[str, Any]]:
-    """``count`` POSTs from one warm runtime process, one after another."""
+def http_requests(url: str, count: int, method: str = "POST") -> list[dict[str, Any]]:
+    """``count`` requests from one warm runtime process, one after another."""
     requests = [{"id": f"r{n}", "type": "process", "function": "request", "msg": {"body": {"n": n}},
-                 "cfg": {"url": url, "method": "POST"}} for n in range(count)]
+                 "cfg": {"url": url, "method": method}} for n in range(count)]
     return [e for e in run_component(BUILTIN_DIR / "http-request", *requests) if e["type"] != "end"]
 
 
@@ -305,12 +305,30 @@ def test_http_request_keeps_its_connection_for_the_next_message(serve: Callable[
 
 
 def test_http_request_sends_again_when_a_kept_connection_was_closed(serve: Callable[..., LoopbackServer]) -> None:
+    """PUT: idempotent, so sent again even when the close raced the request (tests/test_http_keepalive.py
+    has the POST, which is not)."""
     target = serve({"*": lambda seen: json_reply(200, {"n": json.loads(seen.body)["n"]})}, keep_alive=True,
                    close_silently=True)
-    events = http_requests(target.url + "/orders", 3)
+    events = http_requests(target.url + "/orders", 3, method="PUT")
     assert kinds(events) == ["data"] * 3, events
     assert sorted(json.loads(seen.body)["n"] for seen in target.seen) == [0, 1, 2]
     assert len({seen.client_port for seen in target.seen}) == 3
+
+
+def test_http_request_sends_the_idempotency_key(target: LoopbackServer) -> None:
+    def sent_key(cfg: dict[str, Any], key: str | None = "orders/m1/call") -> dict[str, str]:
+        target.seen.clear()
+        msg: dict[str, Any] = {"idempotencyKey": key} if key else {}
+        assert kinds(process("http-request", "request", {}, {"url": target.url + "/x", **cfg}, **msg)) == ["data"]
+        return {name.lower(): value for name, value in target.seen[0].headers.items()}
+
+    assert sent_key({})["idempotency-key"] == "orders/m1/call"
+    assert sent_key({"idempotencyHeader": "X-Request-Key"})["x-request-key"] == "orders/m1/call"
+    assert "idempotency-key" not in sent_key({"idempotencyHeader": "off"})
+    assert "idempotency-key" not in sent_key({}, key=None)
+    assert sent_key({"headers": {"Idempotency-Key": "mine"}})["idempotency-key"] == "mine", "a configured one wins"
+    [bad] = process("http-request", "request", {}, {"url": target.url + "/x", "idempotencyHeader": "no spaces"})
+    assert bad["type"] == "error" and "idempotencyHeader" in bad["error"]["message"]
 
 
 def test_http_request_rejects_non_http_urls() -> None:

@@ -98,11 +98,29 @@ async def test_step_that_rebounds_twice_then_succeeds(client, settings, docker_w
             {"id": "call", "component": "http-request", "function": "request", "network": True,
              "config": {"url": f"{server.url}/flaky"}, "rebound": {"initial_delay": 0.5, "backoff": 2}},
         ], flow_id="flaky")
-        _, result = await run_flow(client, settings.task_queue, flow, {})
+        workflow_id, result = await run_flow(client, settings.task_queue, flow, {})
     assert result.status == "completed"
     assert result.outputs == [{"status": 200, "headers": result.outputs[0]["headers"], "body": {"ok": 3}}]
     assert len(calls) == 3
     assert calls[2] - calls[1] >= 0.9  # the second rebound waited longer (doubling)
+    message_id = workflow_id.partition(":")[2]
+    assert [h["idempotency-key"] for h in server.received_headers] == [f"flaky/{message_id}/call"] * 3, \
+        "the same key on every retry of the step"
+
+
+async def test_each_message_of_a_fan_out_carries_its_own_idempotency_key(client, settings, docker_worker,
+                                                                         component_images):
+    with LoopbackServer({"/orders": lambda *_: (201, {})}) as server:
+        flow = make_flow(component_images, [
+            {"id": "split", "component": "splitter", "function": "split", "config": {"path": "body.items"}},
+            {"id": "post", "component": "http-request", "function": "request", "network": True,
+             "config": {"url": f"{server.url}/orders", "method": "POST"}},
+        ], flow_id="keys")
+        workflow_id, result = await run_flow(client, settings.task_queue, flow, {"items": [1, 2, 3]})
+    assert result.status == "completed" and result.totals.delivered == 3
+    message_id = workflow_id.partition(":")[2]
+    keys = sorted(h["idempotency-key"] for h in server.received_headers)
+    assert keys == [f"keys/{message_id}-{index}/post" for index in range(3)]
 
 
 async def test_error_step_fails_the_run_with_its_input(client, settings, docker_worker, component_images):

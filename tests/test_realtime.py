@@ -36,6 +36,8 @@ class Sink:
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+        self.url = ""
+        self.server: LoopbackServer | None = None
 
     def route(self, _method: str, _path: str, _query: str, body: object) -> tuple[int, object]:
         with self.lock:
@@ -45,6 +47,13 @@ class Sink:
     def of(self, flow_id: str) -> list[dict[str, Any]]:
         with self.lock:
             return [body for body in self.bodies if body.get("flow") == flow_id]
+
+    def keys_of(self, flow_id: str) -> list[str]:
+        """The Idempotency-Key headers of the flow's deliveries."""
+        assert self.server is not None
+        return [headers.get("idempotency-key", "") for (_, _, body), headers
+                in zip(self.server.received, self.server.received_headers, strict=True)
+                if isinstance(body, dict) and body.get("flow") == flow_id]
 
 
 def realtime_flow(flow_id: str, sink_url: str, *, version_tag: int = 1, replicas: int = 1,
@@ -68,7 +77,7 @@ def realtime_flow(flow_id: str, sink_url: str, *, version_tag: int = 1, replicas
 def sink() -> Any:
     received = Sink()
     with LoopbackServer({"/sink": received.route}) as server:
-        received.url = server.url  # type: ignore[attr-defined]  # a test-only attribute
+        received.url, received.server = server.url, server
         yield received
 
 
@@ -168,6 +177,9 @@ async def test_repeated_idempotency_key_is_processed_once(rt, sink) -> None:
     await until(lambda: len(sink.of("rt-dedup")) >= 11, "11 deliveries")
     await until(lambda: status_when(http, "rt-dedup", lambda s: s["counters"]["delivered"] == 11), "delivered counter")
     assert delivered_numbers(sink, "rt-dedup") == [7, *range(100, 110)]
+    # the sender's key, passed on to the target with the flow and the step
+    expected = ["rt-dedup/same-key/deliver", *(f"rt-dedup/rt-dedup-{n}/deliver" for n in range(100, 110))]
+    assert sorted(sink.keys_of("rt-dedup")) == sorted(expected)
 
 
 async def test_replicas_share_the_load(rt, sink) -> None:

@@ -152,6 +152,7 @@ class PollRunInput(BaseModel):
     flow: Flow
     snapshot: dict[str, Any] = Field(default_factory=dict)
     poll_number: int
+    poller_run_id: str = ""  # the poller's first run id: poll message ids never repeat (flows/message_ids.py)
 
 
 class PollRunResult(BaseModel):

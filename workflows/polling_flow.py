@@ -13,6 +13,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from flows.message_ids import poll_message_id
     from steps.protocol import Message
     from workflows.flow_run import FlowRunWorkflow
     from workflows.models import (
@@ -127,7 +128,8 @@ class PollingFlowWorkflow:
         flow = state.flow
         try:
             result = await workflow.execute_child_workflow(
-                PollRunWorkflow.run, PollRunInput(flow=flow, snapshot=state.snapshot, poll_number=number),
+                PollRunWorkflow.run, PollRunInput(flow=flow, snapshot=state.snapshot, poll_number=number,
+                             poller_run_id=workflow.info().first_execution_run_id),
                 id=f"{workflow.info().workflow_id}/poll-{number}",
                 static_summary=f"{flow.name} v{flow.version}: poll {number}",
                 search_attributes=workflow.info().typed_search_attributes,
@@ -149,9 +151,10 @@ class PollRunWorkflow:
     async def run(self, poll: PollRunInput) -> PollRunResult:
         flow, trigger = poll.flow, poll.flow.trigger
         poll_id = workflow.info().workflow_id
+        message = Message(id=poll_message_id(flow.id, poll.poll_number, poll.poller_run_id))
         call = StepCall(flow_id=flow.id, flow_version=flow.version, execution_id=poll_id, step=trigger,
-                        message=Message(id=f"{flow.id}-poll-{poll.poll_number}"), snapshot=poll.snapshot,
-                        passthrough=flow.passthrough, standby=flow.standby_of(trigger))
+                        message=message, snapshot=poll.snapshot, passthrough=flow.passthrough,
+                        standby=flow.standby_of(trigger))
         try:
             fetched = await execute_step(call)
         except ActivityError as error:

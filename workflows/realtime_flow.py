@@ -301,7 +301,8 @@ class RealtimeFlowWorkflow:
         self._polling = True
         try:
             result = await workflow.execute_local_activity(
-                "realtime_poll", PollCall(flow=flow, snapshot=carry.snapshot, poll_number=number),
+                "realtime_poll", PollCall(flow=flow, snapshot=carry.snapshot, poll_number=number,
+                                         poller_run_id=workflow.info().first_execution_run_id),
                 result_type=PollResult, start_to_close_timeout=timedelta(seconds=flow.trigger.timeout) + BATCH_OVERHEAD,
                 retry_policy=LOCAL_RETRY, summary=f"poll {flow.trigger.id}",
             )

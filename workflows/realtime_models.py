@@ -158,6 +158,7 @@ class PollCall(BaseModel):
     flow: Flow
     snapshot: dict[str, Any]
     poll_number: int
+    poller_run_id: str = ""  # the flow workflow's first run id: poll message ids never repeat
 
 
 class PollResult(BaseModel):

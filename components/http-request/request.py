@@ -3,6 +3,8 @@ outcome sorted into data, rebound or error.
 
 Retrying is the platform's job, so a temporary failure (the target is down, slow or rate
 limiting) raises ``Rebound``; a request the target rejects for good (other 4xx) is an error.
+Every request carries the message's idempotency key for this step (the same on each retry) in
+an ``Idempotency-Key`` header, so a target that honours it applies a retried request once.
 """
 
 import http.client
@@ -22,6 +24,7 @@ METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}
 REBOUND_STATUSES = {408, 429}
 EXCERPT_CHARS = 500
 DEFAULT_TIMEOUT = 30.0
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 OPENER = build_opener()  # one per process: a warm container keeps its connections between messages
 
 
@@ -30,7 +33,7 @@ class HttpError(Exception):
 
 
 def process(msg: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
-    request = build_request(msg.get("body"), cfg)
+    request = build_request(msg.get("body"), cfg, msg.get("idempotencyKey"))
     return send(request, timeout_of(cfg))
 
 
@@ -47,7 +50,19 @@ def timeout_of(cfg: dict[str, Any]) -> float:
     return timeout
 
 
-def build_request(message_body: Any, cfg: dict[str, Any]) -> urllib.request.Request:
+def idempotency_header(cfg: dict[str, Any]) -> str | None:
+    """The header that carries the key: ``Idempotency-Key`` unless configured; false or "off": none."""
+    name = cfg.get("idempotencyHeader")
+    if name is False or (isinstance(name, str) and name.strip().lower() == "off"):
+        return None
+    if name in (None, "", True):
+        return IDEMPOTENCY_HEADER
+    if not isinstance(name, str) or not name.strip().replace("-", "").isalnum():
+        raise ValueError(f"cfg 'idempotencyHeader' must be a header name (letters, digits, -) or \"off\", got {name!r}")
+    return name.strip()
+
+
+def build_request(message_body: Any, cfg: dict[str, Any], idempotency_key: str | None = None) -> urllib.request.Request:
     template = cfg.get("url")
     if not isinstance(template, str) or not template.strip():
         raise ValueError("cfg 'url' is required: the URL to call, e.g. https://api.example.com/orders/{id}")
@@ -66,6 +81,9 @@ def build_request(message_body: Any, cfg: dict[str, Any]) -> urllib.request.Requ
         data, content_type = encode_json(message_body)
     if data is not None and not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = content_type
+    key_header = idempotency_header(cfg)
+    if idempotency_key and key_header and not any(name.lower() == key_header.lower() for name in headers):
+        headers[key_header] = idempotency_key
     return urllib.request.Request(url, data=data, method=method, headers=headers)
 
 

@@ -1,0 +1,18 @@
+"""Ids that must never repeat within a flow's life, and the idempotency key a step request
+carries: the same on every retry of that step for that message, different for any other.
+
+A target that honours the key (the `Idempotency-Key` header http-request sends) applies a
+retried request once, whatever crashed in between: a worker, a container, the network.
+"""
+
+
+def idempotency_key(flow_id: str, message_id: str, step_id: str) -> str:
+    """Message ids are unique within a flow (a fan-out's outputs are ``<id>-<index>``), so this is
+    unique per message and step; readable, to find the run a target's log line belongs to."""
+    return f"{flow_id}/{message_id}/{step_id}"
+
+
+def poll_message_id(flow_id: str, poll_number: int, poller_run_id: str) -> str:
+    """Poll numbers start again at 1 when a poller is created anew (a flow stopped and started,
+    deleted and defined again): the first run id of the poller's workflow keeps the ids apart."""
+    return f"{flow_id}-poll-{poll_number}-{poller_run_id[:8]}" if poller_run_id else f"{flow_id}-poll-{poll_number}"
