@@ -2,13 +2,15 @@
 (or, in a flood, hands it to the flow's intake, which starts the run: workflows/intake.py); a
 real-time flow that runs hands it to its long-lived workflow through the signal bridge."""
 
+import math
 from dataclasses import dataclass
 
+from api.errors import ApiError
 from api.routes.realtime import require_running
 from api.runs import start_run
 from api.services import Services
 from conflux.flow_runs import workflow_id
-from flows.model import Flow
+from flows.model import Flow, RateLimit
 from steps.protocol import Message
 from workflows.realtime_models import realtime_workflow_id
 
@@ -26,10 +28,14 @@ class Accepted:
 
 
 async def accept_message(services: Services, flow: Flow, message: Message) -> Accepted:
-    """Durable once this returns; 409 for a real-time flow that is not running. An ordinary
-    flow's message in the intake has its execution id before its run exists."""
+    """Durable once this returns; 409 for a real-time flow that is not running, 429 past the
+    flow's rate limit. An ordinary flow's message in the intake has its execution id before its
+    run exists."""
     if flow.type == "realtime":
         require_running(flow, services.flows.state(flow.id))
+    if flow.rate_limit is not None:
+        _admit(services, flow, flow.rate_limit)
+    if flow.type == "realtime":
         duplicate = await services.bridge.deliver(flow, message)
         return Accepted(execution_id=workflow_id(flow, message.id), workflow_id=realtime_workflow_id(flow.id),
                         run_id=None, message_id=message.id, duplicate=duplicate)
@@ -45,3 +51,13 @@ async def accept_message(services: Services, flow: Flow, message: Message) -> Ac
         services.starts_in_flight -= 1
     return Accepted(execution_id=started.execution_id, workflow_id=started.workflow_id, run_id=started.run_id,
                     message_id=started.message_id, duplicate=started.duplicate)
+
+
+def _admit(services: Services, flow: Flow, limit: RateLimit) -> None:
+    """On the event loop, as the message-id claims: a thread hop costs more than the statement."""
+    wait = services.rate_limits.admit(flow.id, limit)
+    if wait > 0:
+        retry_after = max(1, math.ceil(wait))
+        raise ApiError(429, f"flow '{flow.id}' takes {limit.per_second:g} message(s) per second (bursts of "
+                            f"{limit.burst_size}); nothing was started: send again in {retry_after} s "
+                            "(Retry-After) or raise the flow's rate_limit", headers={"Retry-After": str(retry_after)})

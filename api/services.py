@@ -16,6 +16,7 @@ from api.errors import TemporalUnavailable
 from api.flow_cache import FlowCache
 from api.flow_states import FlowStates
 from api.message_ids import AcceptedIds
+from api.rate_limits import RateLimits
 from api.settings import ApiSettings
 from api.signal_bridge import SignalBridge
 from api.store import FlowStore
@@ -44,6 +45,7 @@ class Services:
                                    max_batch=settings.realtime_max_batch)
         self.intake = SignalBridge(self.signals.intake, accepted, gather_seconds=settings.realtime_gather_ms / 1000,
                                    max_batch=settings.realtime_max_batch)
+        self.rate_limits = RateLimits(settings.db_path)
         self.starts_in_flight = 0  # ordinary runs this process is starting itself right now
         self._flooded_until: dict[str, float] = {}
 

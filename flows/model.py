@@ -22,6 +22,19 @@ def backoff_delay(initial: float, backoff: float, attempt: int, maximum: float) 
     return min(initial * backoff ** (attempt - 1), maximum)
 
 
+class RateLimit(BaseModel):
+    """Messages a flow accepts per second, across every API process; past it a sender gets 429."""
+
+    model_config = ConfigDict(extra="forbid")
+    per_second: float = Field(gt=0, le=100_000, description="messages per second, sustained")
+    burst: int | None = Field(default=None, ge=1, le=1_000_000, description=(
+        "messages accepted at once after a quiet spell; unset: one second's worth (at least 1)"))
+
+    @property
+    def burst_size(self) -> int:
+        return self.burst if self.burst is not None else max(1, int(self.per_second))
+
+
 class RetryPolicy(BaseModel):
     """Retries of a step whose container crashed or hung (durable: Temporal keeps the message)."""
 
@@ -109,6 +122,8 @@ class Flow(BaseModel):
     steps: list[Step] = Field(default_factory=list)
     concurrency: int = Field(default=10, ge=1, le=1000, description="messages of one execution in flight at once")
     passthrough: bool = Field(default=True, description="carry earlier steps' outputs to later steps")
+    rate_limit: RateLimit | None = Field(default=None, description=(
+        "webhook and API messages per second (and a burst); past it the sender gets 429 with Retry-After"))
     standby: int | None = Field(default=None, ge=0, le=20, description=(
         "ordinary flows: standby containers per step unless a step sets its own; unset: the worker's setting"))
 
@@ -137,6 +152,7 @@ class Flow(BaseModel):
         return step.standby if step.standby is not None else self.standby
 
     def revision(self) -> str:
-        """Content hash of the definition (version excluded): what exactly a run executed."""
-        content = self.model_dump(mode="json", exclude={"version"})
+        """Content hash of the definition (version excluded): what exactly a run executed. Unset
+        (None) fields are left out, so a new optional field leaves existing revisions as they are."""
+        content = self.model_dump(mode="json", exclude={"version"}, exclude_none=True)
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:12]

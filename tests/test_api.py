@@ -191,6 +191,23 @@ async def test_duplicate_delivery_starts_nothing_new(api: httpx.AsyncClient) -> 
     assert (await finished(api, first.json()["executionId"]))["runId"] == status["runId"]
 
 
+async def test_rate_limit_answers_429_with_retry_after_across_api_processes(settings: ApiSettings,
+                                                                            api: httpx.AsyncClient) -> None:
+    """Two apps on one database, as two API processes: the limit is the flow's, not each app's."""
+    flow = {**WEBHOOK_FLOW, "id": "limited", "rate_limit": {"per_second": 0.5, "burst": 3}}
+    assert (await api.put("/flows/limited", json=flow)).status_code == 201
+    other_app = create_app(settings, client=await connect(settings))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=other_app), base_url="http://conflux") as other:
+        answers = [await sender.post("/hooks/limited", json={"id": f"L-{n}", "lines": []})
+                   for n, sender in enumerate([api, other, api, other])]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429], [a.text for a in answers]
+    refused = answers[3]
+    assert refused.headers["retry-after"] in ("1", "2"), "the next one 2 s after the last (less what the sends took)"
+    assert "0.5 message(s) per second" in refused.json()["error"] and "rate_limit" in refused.json()["error"]
+    for accepted in answers[:3]:
+        assert (await finished(api, accepted.json()["executionId"]))["status"] == "COMPLETED"
+
+
 async def test_post_execution(api: httpx.AsyncClient) -> None:
     answer = await api.post("/flows/orders/executions", json={"id": "E-1", "lines": [{"qty": 3, "price": 2}]},
                             headers={"X-Request-Id": "req-e1"})
