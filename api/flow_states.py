@@ -1,7 +1,7 @@
-"""Which flows run: what every API process reads before it accepts a message for a flow that
-can be started and stopped (a real-time flow today).
+"""Which flows run: what every API process reads before it accepts a message for a flow.
 
-A row per flow that was ever started; no row means never started. The flow's workflow keeps
+A row per flow that was ever started or stopped; no row means never started (a real-time flow
+then refuses messages, an ordinary one takes them: it needs nothing started). The flow's workflow keeps
 its own state; this table is the API's side, written before the workflow is told, so a
 stopped flow refuses new messages at once.
 """

@@ -33,6 +33,9 @@ async def accept_message(services: Services, flow: Flow, message: Message) -> Ac
     run exists."""
     if flow.type == "realtime":
         require_running(flow, services.flows.state(flow.id))
+    elif flow.trigger.type == "webhook" and services.flows.state(flow.id) == "stopped":
+        raise ApiError(409, f"flow '{flow.id}' is stopped, so it accepts no messages; start it with "
+                            f"POST /flows/{flow.id}/start (runs it already accepted went on)")
     if flow.rate_limit is not None:
         _admit(services, flow, flow.rate_limit)
     if flow.type == "realtime":

@@ -208,6 +208,20 @@ async def test_rate_limit_answers_429_with_retry_after_across_api_processes(sett
         assert (await finished(api, accepted.json()["executionId"]))["status"] == "COMPLETED"
 
 
+async def test_a_stopped_webhook_flow_answers_409_until_started(api: httpx.AsyncClient) -> None:
+    assert (await api.put("/flows/stoppable", json={**WEBHOOK_FLOW, "id": "stoppable"})).status_code == 201
+    running = await api.post("/hooks/stoppable", json={"id": "S-1", "lines": []})
+    assert running.status_code == 202, "a webhook flow takes messages once saved"
+    stopped = await api.post("/flows/stoppable/stop")
+    assert stopped.status_code == 200 and stopped.json() == {"flowId": "stoppable", "version": 1, "state": "stopped"}
+    for refused in (await api.post("/hooks/stoppable", json={"id": "S-2", "lines": []}),
+                    await api.post("/flows/stoppable/executions", json={"id": "S-2", "lines": []})):
+        assert refused.status_code == 409 and "POST /flows/stoppable/start" in refused.json()["error"]
+    assert (await finished(api, running.json()["executionId"]))["status"] == "COMPLETED", "accepted before: went on"
+    assert (await api.post("/flows/stoppable/start")).json()["state"] == "running"
+    assert (await api.post("/hooks/stoppable", json={"id": "S-3", "lines": []})).status_code == 202
+
+
 async def test_post_execution(api: httpx.AsyncClient) -> None:
     answer = await api.post("/flows/orders/executions", json={"id": "E-1", "lines": [{"qty": 3, "price": 2}]},
                             headers={"X-Request-Id": "req-e1"})
@@ -335,9 +349,6 @@ async def test_polling_flow_lifecycle_and_snapshot(api: httpx.AsyncClient) -> No
         assert stopped.json()["state"] == "stopped"
         refused = await api.post("/flows/api-poller/run-now")
         assert refused.status_code == 409 and "stopped" in refused.json()["error"]
-
-    webhook = await api.post("/flows/orders/start")
-    assert webhook.status_code == 409 and "/hooks/orders" in webhook.json()["error"]
 
 
 async def _polls_done(api: httpx.AsyncClient, flow_id: str, polls: int) -> dict[str, Any]:
