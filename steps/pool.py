@@ -83,7 +83,8 @@ class WarmPool:
         this kind (None: the pool's default)."""
         session = self._take_standby(spec, origin, self.standby if standby is None else standby)
         if session is None:
-            session = await self.runner.open(spec, timeout)
+            owned = spec.model_copy(update={"labels": {**spec.labels, OWNER_LABEL: self.owner}})
+            session = await self.runner.open(owned, timeout)
         else:
             session.channel.description = spec.describe()
         try:

@@ -1,7 +1,9 @@
 """One interface over the two ways to run a step: Docker containers, or local processes.
 
-``run_once`` is the ordinary-flow shape (start, one batch, exit, remove); ``open`` gives a warm
-session for long-lived containers (real-time flows), fed batch after batch.
+``open`` gives a session, ready for requests: the pool (steps/pool.py) feeds it one batch (a fresh
+or standby container of an ordinary flow) or batch after batch (a warm one of a real-time flow).
+``run_once`` is a container's whole life in one call (start, one batch, clean exit checked,
+remove): the runners' contract as the tests and the step-runner benchmark drive it.
 """
 
 import asyncio
