@@ -6,11 +6,12 @@ honours ``Idempotency-Key``: the first request with a key is applied (its body's
 effect) and answered 201, a repeat of the key gets 201 again and is not applied. ``--messages``
 webhooks, each with a key of its own, go out from a few senders over ``--seconds`` (a 5xx or a failed
 connection is sent again with the same key) while two worker processes run; one is killed with -9 at
-a quarter of the way, the other at 70 % (each started again at once), and at 45 % a running container
-of the ``deliver`` step (whose standby is 0, so its containers carry the flow's labels) is killed.
-Then it waits until every accepted message is applied or its run is final, and prints accepted,
-delivered, lost, duplicated effects and the repeats the key absorbed. Exit code 0 only with 0 lost,
-0 duplicated and every planned kill done.
+a quarter of the way, the other at 70 % (each started again at once). From 45 %, the container of
+the ``deliver`` step (standby 0, so its containers carry the flow's labels) whose request reaches the
+target next is killed once the target applied that request and before it answers: the crash the key
+is for. Then it waits until every accepted message is applied or its run is final, and prints
+accepted, delivered, lost, duplicated effects and the repeats the key absorbed. Exit code 0 only with
+0 lost, 0 duplicated and every planned kill done.
 
 Run: ``python -m bench.faults [--messages N] [--seconds S] [--senders K] [--deadline S]`` (starts its
 own Temporal dev server, the API and the workers as processes; needs Docker). Logs stay in the folder
@@ -21,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import queue
 import signal
 import sys
 import tempfile
@@ -28,7 +30,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +42,7 @@ from typing import Any
 import docker
 import docker.errors
 import httpx
+from temporalio.client import Client
 
 from bench.platform import REPO_ROOT
 from catalog.build import build_all
@@ -51,7 +54,6 @@ KILLED_STEP = "deliver"
 WORKERS = ("worker-a", "worker-b")
 FINAL = {"COMPLETED", "FAILED", "CANCELED", "TERMINATED", "TIMED_OUT"}
 RETRY = {"max_attempts": 10, "initial_interval": 0.5, "backoff": 1.5, "max_interval": 5}
-QUIET = 5.0  # seconds without a new effect before the runs not applied yet are asked their status
 SEND_GIVE_UP = 60.0  # seconds a sender keeps sending one message again after 5xx or a lost connection
 
 
@@ -75,7 +77,8 @@ def flow(target_url: str) -> dict[str, Any]:
 
 
 class Target:
-    """The loopback target: applies the first request of each ``Idempotency-Key``, absorbs repeats."""
+    """The loopback target: applies the first request of each ``Idempotency-Key``, absorbs repeats.
+    ``armed``, when set, is called once with the key of the next effect before that is answered."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -83,15 +86,16 @@ class Target:
         self.absorbed = 0  # repeats of an applied key: without the key, each would be a second effect
         self.rejected = 0  # no key, or no integer n: answered 400
         self.arrivals: list[float] = []  # time.monotonic() of each effect, in order
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
+        self.armed: Callable[[str], None] | None = None
+        self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def receive(self, key: str | None, body: bytes) -> int:
+    def receive(self, key: str | None, body: bytes) -> tuple[int, Callable[[str], None] | None]:
+        """The answer's status, and what to call before answering."""
         try:
             n = json.loads(body).get("n")
         except (ValueError, AttributeError):
@@ -99,17 +103,14 @@ class Target:
         with self.lock:
             if not key or not isinstance(n, int):
                 self.rejected += 1
-                return 400
+                return 400, None
             if key in self.applied:
                 self.absorbed += 1
-            else:
-                self.applied[key] = n
-                self.arrivals.append(time.monotonic())
-            return 201
-
-    def last_effect(self) -> float:
-        with self.lock:
-            return self.arrivals[-1] if self.arrivals else 0.0
+                return 201, None
+            self.applied[key] = n
+            self.arrivals.append(time.monotonic())
+            armed, self.armed = self.armed, None
+            return 201, armed
 
     def keys_by_n(self) -> dict[int, set[str]]:
         with self.lock:
@@ -128,13 +129,24 @@ class Target:
         self.server.server_close()
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a killed container's connection is no news
+            super().handle_error(request, client_address)
+
+
 def _handler(target: Target) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status = target.receive(self.headers.get("Idempotency-Key"), body)
+            key = self.headers.get("Idempotency-Key")
+            status, before_answering = target.receive(key, body)
+            if before_answering is not None and key:
+                before_answering(key)
             answer = b"{}"
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -152,13 +164,13 @@ class Stack:
     """The API and two workers, each a process of its own in ``folder`` (database, blobs, logs)."""
 
     def __init__(self, temporal_address: str, folder: Path) -> None:
+        self.temporal_address = temporal_address
         self.folder = folder
         self.port = free_port()
         self.env = {**os.environ, "CONFLUX_TEMPORAL_ADDRESS": temporal_address,
                     "CONFLUX_TASK_QUEUE": f"faults-{uuid.uuid4().hex[:6]}",
                     "CONFLUX_DB_PATH": str(folder / "conflux.db"), "CONFLUX_BLOB_DIR": str(folder / "blobs"),
-                    "CONFLUX_PORT": str(self.port), "CONFLUX_RUNNER": "docker", "PYTHONPATH": str(REPO_ROOT),
-                    "CONFLUX_MAX_CONCURRENT_ACTIVITIES": os.environ.get("CONFLUX_MAX_CONCURRENT_ACTIVITIES", "20")}
+                    "CONFLUX_PORT": str(self.port), "CONFLUX_RUNNER": "docker", "PYTHONPATH": str(REPO_ROOT)}
         self.services: dict[str, Service] = {}
 
     @property
@@ -206,6 +218,7 @@ class Sent:
     accepted: dict[int, str] = field(default_factory=dict)  # n -> executionId
     answers: Counter[int | str] = field(default_factory=Counter)  # by status, or exception name
     resent: int = 0
+    took: float = 0.0  # seconds from the first message to the last answer
 
 
 async def send_all(api: httpx.AsyncClient, count: int, seconds: float, senders: int, began: float) -> Sent:
@@ -220,6 +233,7 @@ async def send_all(api: httpx.AsyncClient, count: int, seconds: float, senders: 
             await send_one(api, n, f"faults-{tag}-{n}", sent)
 
     await asyncio.gather(*(sender() for _ in range(senders)))
+    sent.took = time.monotonic() - began
     return sent
 
 
@@ -250,62 +264,72 @@ class Kill:
     what: str
 
 
-async def inject_faults(stack: Stack, seconds: float, began: float) -> list[Kill]:
-    """worker-a at 25 % of the sending, a ``deliver`` container at 45 %, worker-b at 70 %."""
-    client = docker.from_env()
-    kills = []
-    for fraction, worker in ((0.25, WORKERS[0]), (0.45, None), (0.70, WORKERS[1])):
+async def inject_faults(stack: Stack, target: Target, seconds: float, began: float) -> list[Kill]:
+    """kill -9 worker-a at 25 % of the sending and worker-b at 70 %; from 45 %, ``docker kill`` the
+    ``deliver`` container of the next message to reach the target, after its effect was applied and
+    before it is answered: the crash the key is for (the step's retry sends the same request again)."""
+    kills: list[Kill] = []
+
+    async def at(fraction: float) -> None:
         await asyncio.sleep(max(0.0, began + fraction * seconds - time.monotonic()))
-        if worker is not None:
-            old, new = stack.kill_and_restart(worker)
-            kills.append(Kill(time.monotonic() - began, f"kill -9 {worker} (pid {old}), restarted at once: pid {new}"))
-        else:
-            what = await asyncio.to_thread(kill_step_container, client, 30.0)
-            if what is not None:
+
+    async def kill_worker(fraction: float, name: str) -> None:
+        await at(fraction)
+        old, new = stack.kill_and_restart(name)
+        kills.append(Kill(time.monotonic() - began, f"kill -9 {name} (pid {old}), restarted at once: pid {new}"))
+
+    async def kill_container() -> None:
+        await at(0.45)
+        client = docker.from_env()
+        outcome: queue.Queue[str] = queue.Queue()
+        give_up = time.monotonic() + 120
+        while time.monotonic() < give_up:
+            target.armed = lambda key: outcome.put(kill_step_container(client, key))  # in the target's thread
+            try:
+                what = await asyncio.to_thread(outcome.get, timeout=max(0.0, give_up - time.monotonic()))
+            except queue.Empty:
+                break
+            if what:
                 kills.append(Kill(time.monotonic() - began, what))
-    return kills
-
-
-def kill_step_container(client: docker.DockerClient, give_up_after: float) -> str | None:
-    """``docker kill`` the first running container of the flow's ``deliver`` step; the low-level
-    listing, since ``containers.list()`` inspects each one and races with their removal."""
-    labels = [f"conflux.flow={FLOW_ID}", f"conflux.step={KILLED_STEP}"]
-    deadline = time.monotonic() + give_up_after
-    while time.monotonic() < deadline:
-        for found in client.api.containers(filters={"label": labels, "status": "running"}):
-            try:
-                client.api.kill(found["Id"])
-            except docker.errors.APIError:
-                continue  # it ended meanwhile
-            execution = (found.get("Labels") or {}).get("conflux.execution", "?")
-            return f"docker kill {KILLED_STEP} step container {found['Id'][:12]} (execution {execution})"
-        time.sleep(0.05)
-    return None
-
-
-async def settle(api: httpx.AsyncClient, target: Target, accepted: dict[int, str], deadline: float) -> dict[int, str]:
-    """Run statuses, until every accepted message is applied or its run is final; then until every
-    run is final, so failed runs are counted. While effects keep arriving, runs are not asked (a
-    running one's status is a query its worker answers, work taken from the runs)."""
-    statuses: dict[int, str] = {}
-    gate = asyncio.Semaphore(8)
-
-    async def look(n: int) -> None:
-        async with gate:
-            try:
-                answer = await api.get(f"/executions/{accepted[n]}")
-            except httpx.TransportError:
                 return
-            statuses[n] = answer.json()["status"] if answer.status_code == 200 else f"HTTP {answer.status_code}"
+        target.armed = None
 
+    await asyncio.gather(kill_worker(0.25, WORKERS[0]), kill_container(), kill_worker(0.70, WORKERS[1]))
+    return sorted(kills, key=lambda kill: kill.at)
+
+
+def kill_step_container(client: docker.DockerClient, key: str) -> str:
+    """``docker kill`` the running container that sent the request with ``key``
+    (``{flow}/{message}/{step}``); "" when there is none. The low-level listing, since
+    ``containers.list()`` inspects each one and races with their removal."""
+    flow_id, message_id, step_id = key.split("/")
+    execution = f"{flow_id}:{message_id}"
+    labels = [f"conflux.flow={flow_id}", f"conflux.step={step_id}", f"conflux.execution={execution}"]
+    for found in client.api.containers(filters={"label": labels, "status": "running"}):
+        try:
+            client.api.kill(found["Id"])
+        except docker.errors.APIError:
+            continue  # it ended meanwhile
+        return (f"docker kill {step_id} step container {found['Id'][:12]} of {execution}, "
+                "its request applied at the target and not yet answered")
+    return ""
+
+
+async def settle(temporal: Client, target: Target, accepted: dict[int, str], deadline: float) -> dict[int, str]:
+    """Final statuses of the runs, by message: read until every accepted message is applied or its
+    run is final, then until every run is final (so failed runs are counted). From Temporal's
+    visibility, one listing per look: a GET /executions/{id} of a running run is a query its worker
+    answers (a replay when not cached), work taken from the runs under test."""
+    statuses: dict[int, str] = {}
+    by_execution = {execution: n for n, execution in accepted.items()}
     for every_run in (False, True):
         while time.monotonic() < deadline:
             applied = target.keys_by_n()
-            waiting = [n for n in accepted if statuses.get(n) not in FINAL and (every_run or n not in applied)]
-            if not waiting:
+            if all(n in statuses or (n in applied and not every_run) for n in accepted):
                 break
-            if every_run or time.monotonic() - target.last_effect() > QUIET:
-                await asyncio.gather(*(look(n) for n in waiting))
+            async for run in temporal.list_workflows(f"FlowId = '{FLOW_ID}' AND ExecutionStatus != 'Running'"):
+                if run.id in by_execution and run.status is not None:
+                    statuses[by_execution[run.id]] = run.status.name
             await asyncio.sleep(2)
     return statuses
 
@@ -316,20 +340,19 @@ class Outcome:
     kills: list[Kill]
     statuses: dict[int, str]
     began: float  # time.monotonic() of the first message
-    sending: float
     settling: float
 
 
 async def exercise(stack: Stack, target: Target, messages: int, seconds: float, senders: int,
                    deadline: float) -> Outcome:
+    temporal = await Client.connect(stack.temporal_address)
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as api:
         (await api.put(f"/flows/{FLOW_ID}", json=flow(target.url))).raise_for_status()
         began = time.monotonic()
         sent, kills = await asyncio.gather(send_all(api, messages, seconds, senders, began),
-                                           inject_faults(stack, seconds, began))
-        sending = time.monotonic() - began
-        statuses = await settle(api, target, sent.accepted, time.monotonic() + deadline)
-        return Outcome(sent, kills, statuses, began, sending, time.monotonic() - began)
+                                           inject_faults(stack, target, seconds, began))
+    statuses = await settle(temporal, target, sent.accepted, time.monotonic() + deadline)
+    return Outcome(sent, kills, statuses, began, time.monotonic() - began)
 
 
 def report(outcome: Outcome, target: Target, messages: int, seconds: float, senders: int, wall: float,
@@ -367,8 +390,8 @@ def report(outcome: Outcome, target: Target, messages: int, seconds: float, send
     for kill in outcome.kills:
         print(f"  {kill.at:6.1f} s  {kill.what}")
     if not kills_done:
-        print(f"  only {len(outcome.kills)} of 3 planned kills were done (no running '{KILLED_STEP}' container found)")
-    print(f"wall time {wall:.1f} s in all; {outcome.sending:.1f} s sending, {outcome.settling:.1f} s until settled")
+        print(f"  only {len(outcome.kills)} of 3 planned kills were done (no '{KILLED_STEP}' request caught)")
+    print(f"wall time {wall:.1f} s in all; {outcome.sent.took:.1f} s sending, {outcome.settling:.1f} s until settled")
     print(f"logs: {folder} ({log_errors(folder)})")
     passed = not lost and not duplicated and kills_done
     print(f"result: {'PASS' if passed else 'FAIL'} ({len(lost)} lost, {len(duplicated)} duplicated)")
@@ -376,7 +399,7 @@ def report(outcome: Outcome, target: Target, messages: int, seconds: float, send
 
 
 def pace(arrivals: list[float], began: float) -> str:
-    """When the effects arrived, and the longest wait between two: how long a kill held the flow up."""
+    """When the effects arrived, and the longest wait between two."""
     if not arrivals:
         return "none"
     times = [arrival - began for arrival in arrivals]
