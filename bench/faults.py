@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import queue
+import re
 import signal
 import sys
 import tempfile
@@ -54,6 +55,7 @@ KILLED_STEP = "deliver"
 WORKERS = ("worker-a", "worker-b")
 FINAL = {"COMPLETED", "FAILED", "CANCELED", "TERMINATED", "TIMED_OUT"}
 RETRY = {"max_attempts": 10, "initial_interval": 0.5, "backoff": 1.5, "max_interval": 5}
+ERROR_LINE = re.compile(r"\bERROR\b|^Traceback")  # the services' "ERROR", Temporal's "level=ERROR"
 SEND_GIVE_UP = 60.0  # seconds a sender keeps sending one message again after 5xx or a lost connection
 
 
@@ -264,10 +266,11 @@ class Kill:
     what: str
 
 
-async def inject_faults(stack: Stack, target: Target, seconds: float, began: float) -> list[Kill]:
+async def inject_faults(stack: Stack, target: Target, seconds: float, began: float, patience: float) -> list[Kill]:
     """kill -9 worker-a at 25 % of the sending and worker-b at 70 %; from 45 %, ``docker kill`` the
     ``deliver`` container of the next message to reach the target, after its effect was applied and
-    before it is answered: the crash the key is for (the step's retry sends the same request again)."""
+    before it is answered: the crash the key is for (the step's retry sends the same request again).
+    A backlog may keep every request from the target for a while: that one waits up to ``patience``."""
     kills: list[Kill] = []
 
     async def at(fraction: float) -> None:
@@ -282,7 +285,7 @@ async def inject_faults(stack: Stack, target: Target, seconds: float, began: flo
         await at(0.45)
         client = docker.from_env()
         outcome: queue.Queue[str] = queue.Queue()
-        give_up = time.monotonic() + 120
+        give_up = time.monotonic() + patience
         while time.monotonic() < give_up:
             target.armed = lambda key: outcome.put(kill_step_container(client, key))  # in the target's thread
             try:
@@ -350,7 +353,7 @@ async def exercise(stack: Stack, target: Target, messages: int, seconds: float, 
         (await api.put(f"/flows/{FLOW_ID}", json=flow(target.url))).raise_for_status()
         began = time.monotonic()
         sent, kills = await asyncio.gather(send_all(api, messages, seconds, senders, began),
-                                           inject_faults(stack, target, seconds, began))
+                                           inject_faults(stack, target, seconds, began, deadline))
     statuses = await settle(temporal, target, sent.accepted, time.monotonic() + deadline)
     return Outcome(sent, kills, statuses, began, time.monotonic() - began)
 
@@ -413,7 +416,7 @@ def log_errors(folder: Path) -> str:
     counts = []
     for log in sorted(folder.glob("*.log")):
         lines = log.read_text(errors="replace").splitlines()
-        counts.append(f"{log.name} {sum(1 for line in lines if 'ERROR' in line or 'Traceback' in line)}")
+        counts.append(f"{log.name} {sum(1 for line in lines if ERROR_LINE.search(line))}")
     return "lines with ERROR or Traceback: " + ", ".join(counts)
 
 
