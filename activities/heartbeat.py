@@ -4,10 +4,12 @@ heartbeat timeout, not its start-to-close timeout."""
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from temporalio import activity
 
 HEARTBEAT_EVERY = 5.0
+HEARTBEAT_TIMEOUT = timedelta(seconds=4 * HEARTBEAT_EVERY)  # what workflows set: four beats missed
 
 
 @asynccontextmanager

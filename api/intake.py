@@ -31,29 +31,30 @@ async def accept_message(services: Services, flow: Flow, message: Message) -> Ac
     """Durable once this returns; 409 for a real-time flow that is not running, 429 past the
     flow's rate limit. An ordinary flow's message in the intake has its execution id before its
     run exists."""
-    if flow.type == "realtime":
-        require_running(flow, services.flows.state(flow.id))
-    elif flow.trigger.type == "webhook" and services.flows.state(flow.id) == "stopped":
-        raise ApiError(409, f"flow '{flow.id}' is stopped, so it accepts no messages; start it with "
-                            f"POST /flows/{flow.id}/start (runs it already accepted went on)")
+    _require_taking_messages(services, flow)
     if flow.rate_limit is not None:
         _admit(services, flow, flow.rate_limit)
     if flow.type == "realtime":
         duplicate = await services.bridge.deliver(flow, message)
         return Accepted(execution_id=workflow_id(flow, message.id), workflow_id=realtime_workflow_id(flow.id),
                         run_id=None, message_id=message.id, duplicate=duplicate)
-    if services.starts_in_flight >= services.settings.direct_starts or services.flooded(flow.id):
-        services.mark_flooded(flow.id)
+    if services.direct_starts.to_intake(flow.id):
         duplicate = await services.intake.deliver(flow, message)  # a flood: its runs start from the intake
         return Accepted(execution_id=workflow_id(flow, message.id), workflow_id=workflow_id(flow, message.id),
                         run_id=None, message_id=message.id, duplicate=duplicate)
-    services.starts_in_flight += 1
-    try:
+    with services.direct_starts.starting():
         started = await start_run(services, flow, message)
-    finally:
-        services.starts_in_flight -= 1
     return Accepted(execution_id=started.execution_id, workflow_id=started.workflow_id, run_id=started.run_id,
                     message_id=started.message_id, duplicate=started.duplicate)
+
+
+def _require_taking_messages(services: Services, flow: Flow) -> None:
+    """409, with the way out: a real-time flow that is not running, an ordinary webhook flow stopped."""
+    if flow.type == "realtime":
+        require_running(flow, services.flows.state(flow.id))
+    elif flow.trigger.type == "webhook" and services.flows.state(flow.id) == "stopped":
+        raise ApiError(409, f"flow '{flow.id}' is stopped, so it accepts no messages; start it with "
+                            f"POST /flows/{flow.id}/start (runs it already accepted went on)")
 
 
 def _admit(services: Services, flow: Flow, limit: RateLimit) -> None:

@@ -5,13 +5,13 @@ is still down.
 """
 
 import asyncio
-import time
 from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
 from temporalio.client import Client
 
+from api.direct_starts import DirectStarts
 from api.errors import TemporalUnavailable
 from api.flow_cache import FlowCache
 from api.flow_states import FlowStates
@@ -23,10 +23,6 @@ from api.store import FlowStore
 from api.workflow_signals import WorkflowSignals
 from catalog.components import ComponentInfo
 from conflux.temporal import connect
-from flows.model import Flow
-from workflows.realtime_models import RealtimeInput
-
-FLOOD_SECONDS = 1.0
 
 
 class Services:
@@ -46,19 +42,7 @@ class Services:
         self.intake = SignalBridge(self.signals.intake, accepted, gather_seconds=settings.realtime_gather_ms / 1000,
                                    max_batch=settings.realtime_max_batch)
         self.rate_limits = RateLimits(settings.db_path)
-        self.starts_in_flight = 0  # ordinary runs this process is starting itself right now
-        self._flooded_until: dict[str, float] = {}
-
-    def realtime_input(self, flow: Flow) -> RealtimeInput:
-        return self.signals.realtime_input(flow)
-
-    def flooded(self, flow_id: str) -> bool:
-        """Whether the flow's messages went to its intake within the last FLOOD_SECONDS: they keep
-        going there (a start of its own would only queue at Temporal behind the intake's)."""
-        return time.monotonic() < self._flooded_until.get(flow_id, 0.0)
-
-    def mark_flooded(self, flow_id: str) -> None:
-        self._flooded_until[flow_id] = time.monotonic() + FLOOD_SECONDS
+        self.direct_starts = DirectStarts(settings.direct_starts)
 
     async def client(self) -> Client:
         """The Temporal client; ApiError 503 when Temporal cannot be reached."""

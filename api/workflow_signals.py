@@ -1,12 +1,15 @@
 """The signals-with-start the bridges send (api/signal_bridge.py): a real-time flow's messages to
-its long-lived workflow, an ordinary flow's waiting messages to its intake (workflows/intake.py)."""
+its long-lived workflow, an ordinary flow's waiting messages to its intake (workflows/intake.py).
+Also the one place a real-time flow's workflow is started, with or without messages."""
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api.settings import ApiSettings
+from conflux.flow_runs import steps_markdown
 from flows.model import Flow
 from steps.protocol import Message
 from workflows.intake import FlowIntakeWorkflow
@@ -27,14 +30,21 @@ class WorkflowSignals:
                              max_history_events=self._settings.realtime_max_history_events)
 
     async def realtime(self, flow: Flow, messages: list[Message]) -> None:
+        await self.start_realtime(flow, messages)
+
+    async def start_realtime(self, flow: Flow, messages: list[Message] | None = None) -> WorkflowHandle[Any, Any]:
+        """The flow's workflow, started unless it runs (POST /start), with ``messages`` signalled."""
         client = await self._client()
-        await client.start_workflow(
+        signal: dict[str, Any] = {}
+        if messages:
+            signal = {"start_signal": SIGNAL_MESSAGES, "start_signal_args": [MessageBatch(messages=messages)]}
+        return await client.start_workflow(
             RealtimeFlowWorkflow.run, self.realtime_input(flow),
             id=realtime_workflow_id(flow.id), task_queue=self._settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            start_signal=SIGNAL_MESSAGES, start_signal_args=[MessageBatch(messages=messages)],
             search_attributes=flow_search_attributes(flow),
-            static_summary=f"{flow.name}: real-time flow",
+            static_summary=f"{flow.name}: real-time flow", static_details=steps_markdown(flow),
+            **signal,
         )
 
     async def intake(self, flow: Flow, messages: list[Message]) -> None:

@@ -21,7 +21,6 @@ it prints.
 import argparse
 import asyncio
 import json
-import os
 import queue
 import re
 import signal
@@ -45,10 +44,11 @@ import docker.errors
 import httpx
 from temporalio.client import Client
 
-from bench.platform import REPO_ROOT
+from bench.platform import platform_env
 from catalog.build import build_all
 from deploy.processes import Service, free_port, start_service, wait_for_service
 from deploy.temporal_server import dev_server
+from steps.docker_housekeeping import list_containers
 
 FLOW_ID = "faults"
 KILLED_STEP = "deliver"
@@ -169,10 +169,7 @@ class Stack:
         self.temporal_address = temporal_address
         self.folder = folder
         self.port = free_port()
-        self.env = {**os.environ, "CONFLUX_TEMPORAL_ADDRESS": temporal_address,
-                    "CONFLUX_TASK_QUEUE": f"faults-{uuid.uuid4().hex[:6]}",
-                    "CONFLUX_DB_PATH": str(folder / "conflux.db"), "CONFLUX_BLOB_DIR": str(folder / "blobs"),
-                    "CONFLUX_PORT": str(self.port), "CONFLUX_RUNNER": "docker", "PYTHONPATH": str(REPO_ROOT)}
+        self.env = platform_env(temporal_address, folder, self.port)
         self.services: dict[str, Service] = {}
 
     @property
@@ -303,17 +300,16 @@ async def inject_faults(stack: Stack, target: Target, seconds: float, began: flo
 
 def kill_step_container(client: docker.DockerClient, key: str) -> str:
     """``docker kill`` the running container that sent the request with ``key``
-    (``{flow}/{message}/{step}``); "" when there is none. The low-level listing, since
-    ``containers.list()`` inspects each one and races with their removal."""
+    (``{flow}/{message}/{step}``); "" when there is none."""
     flow_id, message_id, step_id = key.split("/")
     execution = f"{flow_id}:{message_id}"
     labels = [f"conflux.flow={flow_id}", f"conflux.step={step_id}", f"conflux.execution={execution}"]
-    for found in client.api.containers(filters={"label": labels, "status": "running"}):
+    for found in list_containers(client, labels=labels, status="running"):
         try:
-            client.api.kill(found["Id"])
+            client.api.kill(found.id)
         except docker.errors.APIError:
             continue  # it ended meanwhile
-        return (f"docker kill {step_id} step container {found['Id'][:12]} of {execution}, "
+        return (f"docker kill {step_id} step container {found.id[:12]} of {execution}, "
                 "its request applied at the target and not yet answered")
     return ""
 

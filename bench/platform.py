@@ -25,15 +25,21 @@ class Platform:
         return f"http://127.0.0.1:{self.port}"
 
 
+def platform_env(temporal_address: str, folder: Path, port: int, runner: str = "docker") -> dict[str, str]:
+    """What the API and worker processes of one benchmark share: the server, a task queue of
+    their own, the folder's database and blobs, the API's port."""
+    return {**os.environ, "CONFLUX_TEMPORAL_ADDRESS": temporal_address,
+            "CONFLUX_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}", "CONFLUX_DB_PATH": str(folder / "conflux.db"),
+            "CONFLUX_BLOB_DIR": str(folder / "blobs"), "CONFLUX_PORT": str(port), "CONFLUX_RUNNER": runner,
+            "PYTHONPATH": str(REPO_ROOT)}
+
+
 @contextlib.contextmanager
 def platform_processes(temporal_address: str, runner: str = "docker") -> Iterator[Platform]:
     """Started in a fresh folder (database, blobs, logs); stopped by pid on the way out."""
     folder = Path(tempfile.mkdtemp(prefix="conflux-bench-"))
     port = free_port()
-    env = {**os.environ, "CONFLUX_TEMPORAL_ADDRESS": temporal_address,
-           "CONFLUX_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}", "CONFLUX_DB_PATH": str(folder / "conflux.db"),
-           "CONFLUX_BLOB_DIR": str(folder / "blobs"), "CONFLUX_PORT": str(port), "CONFLUX_RUNNER": runner,
-           "PYTHONPATH": str(REPO_ROOT)}
+    env = platform_env(temporal_address, folder, port, runner)
     services = [start_service("worker", [sys.executable, "-m", "worker"], folder, env),
                 start_service("api", [sys.executable, "-m", "api"], folder, env)]
     try:

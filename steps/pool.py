@@ -28,7 +28,6 @@ from steps.spec import ContainerSpec
 from steps.standby import REPLACE_AFTER, StandbyKey, StandbySet
 
 log = logging.getLogger("conflux.pool")
-READY_TIMEOUT = 60.0
 RETIRE_TIMEOUT = 10.0
 
 
@@ -175,7 +174,7 @@ class WarmPool:
 
     async def _open(self, replica: _Replica) -> StepSession:
         if replica.session is None:
-            replica.session = await self.runner.open(replica.spec, READY_TIMEOUT)
+            replica.session = await self.runner.open(replica.spec)
         return replica.session
 
     async def _call_replica(self, key: WarmKey, replica: _Replica, requests: list[StepRequest], timeout: float,

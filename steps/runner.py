@@ -23,7 +23,7 @@ from steps.spec import ContainerSpec
 
 log = logging.getLogger("conflux.runner")
 RunnerKind = Literal["auto", "docker", "process"]
-READY_TIMEOUT = 30.0
+READY_TIMEOUT = 60.0  # a container start and its runtime's import, on a busy engine
 
 
 class StepRunner(ABC):

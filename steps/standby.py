@@ -19,7 +19,6 @@ from steps.session import StepSession
 from steps.spec import ContainerSpec
 
 log = logging.getLogger("conflux.standby")
-READY_TIMEOUT = 60.0
 PAUSE_AFTER_FAILED_START = 10.0  # a broken image must not be restarted in a loop
 # A replacement starts this long after a container was taken while others are ready: Docker's start
 # costs ≈ 0.1–0.2 s of CPU, which would otherwise slow the run's next steps (measured on 2 cores:
@@ -133,7 +132,7 @@ class StandbySet:
 
     async def _start_one(self) -> None:
         try:
-            session = await self.runner.open(self.spec, READY_TIMEOUT)
+            session = await self.runner.open(self.spec)
         except Exception as failure:  # StepFailure, or the engine's own error: a run starts its own meanwhile
             self._paused_until = time.monotonic() + PAUSE_AFTER_FAILED_START
             log.warning("a standby container of %s did not start (%s); runs start their own for %gs",

@@ -3,7 +3,6 @@
 Steps run through the process runner (local subprocesses), so these tests need no Docker.
 """
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -18,7 +17,7 @@ from api.settings import ApiSettings
 from catalog.components import load_catalog
 from conflux.temporal import connect
 from steps.runner import make_runner
-from tests.waiting import finished
+from tests.waiting import finished, until
 from worker.main import running_worker
 
 pytestmark = pytest.mark.temporal
@@ -352,10 +351,8 @@ async def test_polling_flow_lifecycle_and_snapshot(api: httpx.AsyncClient) -> No
 
 
 async def _polls_done(api: httpx.AsyncClient, flow_id: str, polls: int) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + RUN_TIMEOUT
-    while True:
+    async def done() -> dict[str, Any] | None:
         status = (await api.get(f"/flows/{flow_id}/polling")).json()
-        if status["polls"] >= polls and not status["pollingNow"]:
-            return status
-        assert asyncio.get_running_loop().time() < deadline, status
-        await asyncio.sleep(0.2)
+        return status if status["polls"] >= polls and not status["pollingNow"] else None
+
+    return await until(done, f"{polls} poll(s) of {flow_id} done", RUN_TIMEOUT)

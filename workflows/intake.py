@@ -16,6 +16,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.heartbeat import HEARTBEAT_TIMEOUT
     from steps.protocol import Message
     from workflows.intake_models import SIGNAL_INTAKE, IntakeBatch, IntakeInput, StartRunsCall, StartRunsResult
 
@@ -27,7 +28,6 @@ RUNS_WHILE_ARRIVING = 2
 RUNS_WHEN_CALM = 8
 CALM = timedelta(seconds=2)
 START_TIMEOUT = timedelta(minutes=15)  # 50 runs, 2 at a time, each waited for 30 s at most
-HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 START_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 

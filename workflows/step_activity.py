@@ -6,10 +6,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.heartbeat import HEARTBEAT_TIMEOUT
     from flows.model import Step
     from workflows.models import StepBatchCall, StepBatchResult, StepCall, StepResult
 
-HEARTBEAT_TIMEOUT = timedelta(seconds=20)
 CONTAINER_OVERHEAD = timedelta(seconds=60)  # image start and removal, on top of the step's own timeout
 
 

@@ -9,13 +9,11 @@ import asyncio
 
 from fastapi import APIRouter
 from temporalio.client import WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy
 
 from api.errors import ApiError
 from api.flow_lookup import load_flow
 from api.flow_workflows import control, running_workflow
 from api.services import Services, ServicesDep
-from conflux.flow_runs import steps_markdown
 from flows.model import Flow
 from workflows.realtime_flow import RealtimeFlowWorkflow
 from workflows.realtime_models import (
@@ -24,7 +22,6 @@ from workflows.realtime_models import (
     RealtimeStatus,
     realtime_workflow_id,
 )
-from workflows.search import flow_search_attributes
 
 router = APIRouter(tags=["real-time flows"])
 
@@ -32,13 +29,7 @@ router = APIRouter(tags=["real-time flows"])
 async def start_realtime(services: Services, flow: Flow) -> RealtimeStatus:
     """Start the flow's workflow (or wake a stopped one) with this version; it warms up first."""
     await asyncio.to_thread(services.flow_states.set, flow.id, "running")
-    client = await services.client()
-    handle = await client.start_workflow(
-        RealtimeFlowWorkflow.run, services.realtime_input(flow), id=realtime_workflow_id(flow.id),
-        task_queue=services.settings.task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=flow_search_attributes(flow), static_summary=f"{flow.name}: real-time flow",
-        static_details=steps_markdown(flow),
-    )
+    handle = await services.signals.start_realtime(flow)
     return await _control(handle, RealtimeControl(action="start", flow=flow))
 
 
