@@ -7,6 +7,7 @@ through all the steps in one activity: no task queue, no container start, one hi
 import asyncio
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from temporalio import activity
 
@@ -18,7 +19,7 @@ from flows.model import Flow, Step
 from flows.step_output import next_messages, runs_in_platform, webhook_trigger_output
 from steps.errors import StepFailure
 from steps.pool import Outcome, WarmKey, WarmPool
-from steps.protocol import Message, StepRequest
+from steps.protocol import HttpReply, Message, StepRequest
 from steps.spec import ContainerSpec
 from workflows.realtime_models import (
     BatchCall,
@@ -26,12 +27,14 @@ from workflows.realtime_models import (
     PollCall,
     PollResult,
     Queued,
+    ReplyDelta,
     RetireCall,
     Retry,
     StepFailed,
     WarmUpCall,
     WarmUpResult,
 )
+from workflows.replies import MAX_REPLY_OUTPUTS
 
 EXCERPT_CHARS = 4096
 
@@ -55,16 +58,19 @@ class RealtimeActivities:
         started = time.perf_counter()
         flow, steps = call.flow, call.flow.all_steps
         result = BatchResult()
-        parts = [(item.start_at, item.message, item.attempt) for item in call.items]
+        replies = _Replies(call.items)
+        parts = [_Part(item.start_at, item.message, item.attempt, item.reply_to) for item in call.items]
         for index, step in enumerate(steps):
-            here = [(message, attempt) for at, message, attempt in parts if at == index]
+            here = [part for part in parts if part.at == index]
             if not here:
                 continue
-            parts = [part for part in parts if part[0] != index]
-            for message in await self._run_step(flow, index, step, here, result):
-                parts.append((index + 1, message, 1))
+            parts = [part for part in parts if part.at != index]
+            parts += await self._run_step(flow, index, step, here, result, replies)
+        for part in parts:
+            replies.delivered(part.reply_to, part.message.body)
         result.delivered = len(parts)
         result.milliseconds = _since(started)
+        result.replies = replies.deltas()
         return result
 
     @activity.defn(name="realtime_poll")
@@ -89,27 +95,28 @@ class RealtimeActivities:
     async def retire(self, call: RetireCall) -> int:
         return await self.pool.retire(call.flow_id, call.keep_version)
 
-    async def _run_step(self, flow: Flow, index: int, step: Step, here: list[tuple[Message, int]],
-                        result: BatchResult) -> list[Message]:
-        """One step for the parts that reached it; the outputs that go on to the next step."""
+    async def _run_step(self, flow: Flow, index: int, step: Step, here: list["_Part"], result: BatchResult,
+                        replies: "_Replies") -> list["_Part"]:
+        """One step for the parts that reached it; the parts that go on to the next step."""
         if runs_in_platform(step):
-            return [webhook_trigger_output(message, step, flow.passthrough) for message, _ in here]
+            return [part.onward(webhook_trigger_output(part.message, step, flow.passthrough)) for part in here]
         requests, inputs = [], []
-        for number, (message, attempt) in enumerate(here):
+        for number, part in enumerate(here):
             try:
-                mapped = step_input(flow.id, step, message)
+                mapped = step_input(flow.id, step, part.message)
             except MappingError as exc:
-                result.failures.append(_failed(message, step, f"step '{step.id}': {exc}", "MappingError",
-                                               message.body))
+                failed = _failed(part.message, step, f"step '{step.id}': {exc}", "MappingError", part.message.body)
+                result.failures.append(failed)
+                replies.failed(part.reply_to, failed.error)
                 continue
-            requests.append(StepRequest(id=f"{number}:{message.id}@{step.id}", function=step.function, msg=mapped,
-                                        cfg=step.config))
-            inputs.append((message, attempt, mapped))
+            requests.append(StepRequest(id=f"{number}:{part.message.id}@{step.id}", function=step.function,
+                                        msg=mapped, cfg=step.config))
+            inputs.append((part, mapped))
         outcomes = await self.pool.call(_key(flow, step), self._spec(flow, step), step.replicas, requests,
                                         step.timeout, step.retry.max_attempts)
-        onward: list[Message] = []
-        for (message, attempt, mapped), outcome in zip(inputs, outcomes, strict=True):
-            onward += _settle(flow, index, step, message, attempt, mapped, outcome, result)
+        onward: list[_Part] = []
+        for (part, mapped), outcome in zip(inputs, outcomes, strict=True):
+            onward += _settle(flow, index, step, part, mapped, outcome, result, replies)
         return onward
 
     def _spec(self, flow: Flow, step: Step) -> ContainerSpec:
@@ -117,36 +124,88 @@ class RealtimeActivities:
         return container_spec(step, self.catalog, labels, f"step '{step.id}' of real-time flow '{flow.id}'")
 
 
-def _settle(flow: Flow, index: int, step: Step, message: Message, attempt: int, mapped: Message,
-            outcome: Outcome, result: BatchResult) -> list[Message]:
-    """Record a failure or a rebound in ``result``, or return the outputs that go on."""
+def _settle(flow: Flow, index: int, step: Step, part: "_Part", mapped: Message, outcome: Outcome,
+            result: BatchResult, replies: "_Replies") -> list["_Part"]:
+    """Record a failure or a rebound in ``result``, or return the parts that go on."""
+    message, attempt = part.message, part.attempt
+    failed: StepFailed | None = None
     if isinstance(outcome, StepFailure):
         text = f"step '{step.id}' ({step.component}/{step.function}): {outcome}"
-        result.failures.append(_failed(message, step, text, type(outcome).__name__, mapped.body))
-        return []
-    if outcome.error is not None:
-        result.failures.append(_failed(message, step, step_error_text(step, outcome.error), "StepError", mapped.body))
-        return []
-    if outcome.rebound is not None:
+        failed = _failed(message, step, text, type(outcome).__name__, mapped.body)
+    elif outcome.error is not None:
+        failed = _failed(message, step, step_error_text(step, outcome.error), "StepError", mapped.body)
+    elif outcome.rebound is not None:
         reason = f"{outcome.rebound.name}: {outcome.rebound.message}"
         if attempt >= step.rebound.max_attempts:
             text = f"step '{step.id}' rebounded {attempt} times, the limit of its rebound policy; last: {reason}"
-            result.failures.append(_failed(message, step, text, "ReboundLimit", mapped.body))
+            failed = _failed(message, step, text, "ReboundLimit", mapped.body)
         else:
             delay = outcome.rebound_delay or step.rebound.delay(attempt)
-            result.retries.append(Retry(queued=Queued(message=message, start_at=index, attempt=attempt + 1),
-                                        delay=delay, reason=reason))
+            result.retries.append(Retry(queued=Queued(message=message, start_at=index, attempt=attempt + 1,
+                                                      reply_to=part.reply_to), delay=delay, reason=reason))
+            replies.requeued(part.reply_to)
+            return []
+    if failed is not None:
+        result.failures.append(failed)
+        replies.failed(part.reply_to, failed.error)
         return []
+    assert not isinstance(outcome, StepFailure)
+    replies.http_reply(part.reply_to, outcome.http_reply)
     outputs = next_messages(outcome.data, message, step, flow.passthrough)
     if not outputs:
         result.filtered += 1
-    return outputs
+    return [part.onward(output) for output in outputs]
 
 
 def _failed(message: Message, step: Step, error: str, error_type: str, body: object) -> StepFailed:
     text = str(body)
     kept = body if len(text) <= EXCERPT_CHARS else {"excerpt": text[:EXCERPT_CHARS], "truncated": True}
     return StepFailed(message_id=message.id, step_id=step.id, error=error, error_type=error_type, input=kept)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A message (or a fan-out part of one) on its way through a batch: the step it is at, the
+    attempt at that step, and whose caller waits for it (request-reply)."""
+
+    at: int
+    message: Message
+    attempt: int = 1
+    reply_to: str | None = None
+
+    def onward(self, output: Message) -> "_Part":
+        return _Part(self.at + 1, output, 1, self.reply_to)
+
+
+class _Replies:
+    """What a batch did for the messages callers wait on; nothing for the others, so the history
+    carries outputs only for request-reply."""
+
+    def __init__(self, items: list[Queued]) -> None:
+        self._deltas: dict[str, ReplyDelta] = {}
+        for item in items:
+            if item.reply_to is not None:
+                delta = self._deltas.setdefault(item.reply_to, ReplyDelta(message_id=item.reply_to))
+                delta.entered += 1
+
+    def deltas(self) -> list[ReplyDelta]:
+        return list(self._deltas.values())
+
+    def failed(self, reply_to: str | None, error: str) -> None:
+        if reply_to is not None and self._deltas[reply_to].error is None:
+            self._deltas[reply_to].error = error
+
+    def requeued(self, reply_to: str | None) -> None:
+        if reply_to is not None:
+            self._deltas[reply_to].requeued += 1
+
+    def http_reply(self, reply_to: str | None, reply: HttpReply | None) -> None:
+        if reply_to is not None and reply is not None and self._deltas[reply_to].http_reply is None:
+            self._deltas[reply_to].http_reply = reply
+
+    def delivered(self, reply_to: str | None, body: object) -> None:
+        if reply_to is not None and len(self._deltas[reply_to].outputs) < MAX_REPLY_OUTPUTS:
+            self._deltas[reply_to].outputs.append(body)
 
 
 def _key(flow: Flow, step: Step) -> WarmKey:

@@ -111,6 +111,7 @@ def _settle(item: BatchItem, outcome: RequestOutcome, step: Step, passthrough: b
         item.error = f"{outcome.rebound.name}: {outcome.rebound.message}"
     else:
         item.outputs = next_messages(outcome.data, item.message, step, passthrough)
+        item.http_reply = outcome.http_reply
 
 
 def _raise_for_outcome(outcome: RequestOutcome, step: Step, message: Message) -> None:

@@ -2,17 +2,24 @@
 (or, in a flood, hands it to the flow's intake, which starts the run: workflows/intake.py); a
 real-time flow that runs hands it to its long-lived workflow through the signal bridge."""
 
+import asyncio
 import math
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from api.errors import ApiError
 from api.routes.realtime import require_running
 from api.runs import start_run
 from api.services import Services
-from conflux.flow_runs import workflow_id
+from conflux.flow_runs import run_for_reply, workflow_id
 from flows.model import Flow, RateLimit
 from steps.protocol import Message
 from workflows.realtime_models import realtime_workflow_id
+from workflows.replies import FlowReply, ReplyRequest
+
+T = TypeVar("T")
+REPLY_GRACE_SECONDS = 5.0  # how much longer than its caller a workflow holds a reply's place
 
 
 @dataclass(frozen=True)
@@ -25,15 +32,19 @@ class Accepted:
     run_id: str | None
     message_id: str
     duplicate: bool
+    reply: FlowReply | None = None
 
 
-async def accept_message(services: Services, flow: Flow, message: Message) -> Accepted:
+async def accept_message(services: Services, flow: Flow, message: Message,
+                         reply: ReplyRequest | None = None) -> Accepted:
     """Durable once this returns; 409 for a real-time flow that is not running, 429 past the
     flow's rate limit. An ordinary flow's message in the intake has its execution id before its
-    run exists."""
+    run exists. With ``reply``, returns once the flow answered (or the wait timed out)."""
     _require_taking_messages(services, flow)
     if flow.rate_limit is not None:
         _admit(services, flow, flow.rate_limit)
+    if reply is not None:
+        return await _accept_for_reply(services, flow, message, reply)
     if flow.type == "realtime":
         duplicate = await services.bridge.deliver(flow, message)
         return Accepted(execution_id=workflow_id(flow, message.id), workflow_id=realtime_workflow_id(flow.id),
@@ -46,6 +57,50 @@ async def accept_message(services: Services, flow: Flow, message: Message) -> Ac
         started = await start_run(services, flow, message)
     return Accepted(execution_id=started.execution_id, workflow_id=started.workflow_id, run_id=started.run_id,
                     message_id=started.message_id, duplicate=started.duplicate)
+
+
+async def _accept_for_reply(services: Services, flow: Flow, message: Message, reply: ReplyRequest) -> Accepted:
+    """Request-reply: an update (with start) to the run's workflow, which answers when the flow did.
+    The API stops waiting after the timeout (``timeout``: 504); the workflow keeps the update a
+    grace longer, then lets it go. The start is durable either way, and the same message id later
+    joins the run or gets its closed run's answer."""
+    execution_id = workflow_id(flow, message.id)
+    kept = reply.model_copy(update={"timeout_seconds": reply.timeout_seconds + REPLY_GRACE_SECONDS})
+    if flow.type == "realtime":
+        wid = realtime_workflow_id(flow.id)
+        answer = await _within(reply, services.signals.realtime_reply(flow, message, kept))
+        return Accepted(execution_id=execution_id, workflow_id=wid, run_id=None, message_id=message.id,
+                        duplicate=answer.status == "duplicate", reply=answer)
+    waited = await _within(reply, run_for_reply(await services.client(), services.settings.task_queue, flow,
+                                                message, kept))
+    if isinstance(waited, FlowReply):
+        return Accepted(execution_id=execution_id, workflow_id=execution_id, run_id=None, message_id=message.id,
+                        duplicate=False, reply=waited)
+    started, answer = waited
+    return Accepted(execution_id=started.execution_id, workflow_id=started.workflow_id, run_id=started.run_id,
+                    message_id=message.id, duplicate=started.duplicate, reply=answer)
+
+
+async def _within(reply: ReplyRequest, waiting: Coroutine[Any, Any, T]) -> T | FlowReply:
+    """The answer, or ``timeout`` once the caller waited long enough. The update is not cancelled
+    (a cancelled update-with-start leaves the SDK's own futures unread): it ends in the workflow a
+    grace later, and its answer is dropped."""
+    task = asyncio.ensure_future(waiting)
+    done, _ = await asyncio.wait({task}, timeout=reply.timeout_seconds)
+    if task in done:
+        return task.result()
+    _lingering.add(task)
+    task.add_done_callback(_forget)
+    return FlowReply(status="timeout")
+
+
+def _forget(task: "asyncio.Future[Any]") -> None:
+    _lingering.discard(task)
+    if not task.cancelled():
+        task.exception()  # read, so asyncio does not log it as never retrieved
+
+
+_lingering: set["asyncio.Future[Any]"] = set()
 
 
 def _require_taking_messages(services: Services, flow: Flow) -> None:

@@ -5,7 +5,6 @@ details of its ``FlowRunFailed`` error when it failed, the ``progress`` query wh
 """
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio.client import (
     Client,
@@ -14,7 +13,6 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
 )
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
@@ -23,6 +21,7 @@ from workflows.flow_run import FlowRunWorkflow
 from workflows.intake import FlowIntakeWorkflow
 from workflows.intake_models import intake_workflow_id
 from workflows.models import FlowRunResult
+from workflows.run_report import failed_run_result
 from workflows.search import FAILED_STEP, FLOW_ID, FLOW_NAME, FLOW_VERSION, TRIGGER_TYPE
 
 QUERY_TIMEOUT = timedelta(seconds=5)
@@ -97,7 +96,7 @@ async def _records(handle: WorkflowHandle, status: WorkflowExecutionStatus) -> t
     try:
         return await handle.result(), None
     except WorkflowFailureError as exc:
-        return _failed_result(exc.cause), str(exc.cause or exc)
+        return failed_run_result(exc.cause), str(exc.cause or exc)
 
 
 async def _progress(handle: WorkflowHandle) -> FlowRunResult | None:
@@ -106,10 +105,3 @@ async def _progress(handle: WorkflowHandle) -> FlowRunResult | None:
         return await handle.query(FlowRunWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
     except (WorkflowQueryFailedError, RPCError):
         return None
-
-
-def _failed_result(cause: BaseException | None) -> FlowRunResult | None:
-    if isinstance(cause, ApplicationError) and cause.type == "FlowRunFailed" and cause.details:
-        details: Any = cause.details[0]
-        return FlowRunResult.model_validate(details)
-    return None

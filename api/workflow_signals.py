@@ -5,7 +5,7 @@ Also the one place a real-time flow's workflow is started, with or without messa
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api.settings import ApiSettings
@@ -16,6 +16,7 @@ from workflows.intake import FlowIntakeWorkflow
 from workflows.intake_models import SIGNAL_INTAKE, IntakeBatch, IntakeInput, intake_workflow_id
 from workflows.realtime_flow import RealtimeFlowWorkflow
 from workflows.realtime_models import SIGNAL_MESSAGES, MessageBatch, RealtimeCarry, RealtimeInput, realtime_workflow_id
+from workflows.replies import FlowReply, RealtimeReplyCall, ReplyRequest
 from workflows.search import flow_search_attributes
 
 
@@ -38,14 +39,24 @@ class WorkflowSignals:
         signal: dict[str, Any] = {}
         if messages:
             signal = {"start_signal": SIGNAL_MESSAGES, "start_signal_args": [MessageBatch(messages=messages)]}
-        return await client.start_workflow(
-            RealtimeFlowWorkflow.run, self.realtime_input(flow),
-            id=realtime_workflow_id(flow.id), task_queue=self._settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            search_attributes=flow_search_attributes(flow),
-            static_summary=f"{flow.name}: real-time flow", static_details=steps_markdown(flow),
-            **signal,
-        )
+        return await client.start_workflow(RealtimeFlowWorkflow.run, self.realtime_input(flow),
+                                           **self._realtime_options(flow), **signal)
+
+    async def realtime_reply(self, flow: Flow, message: Message, request: ReplyRequest) -> FlowReply:
+        """Request-reply on a real-time flow: the message by update (with start, as the signals, so
+        nothing is refused between two runs), answered with what the flow produced for it."""
+        client = await self._client()
+        start = WithStartWorkflowOperation(RealtimeFlowWorkflow.run, self.realtime_input(flow),
+                                           **self._realtime_options(flow))
+        return await client.execute_update_with_start_workflow(
+            RealtimeFlowWorkflow.deliver_and_reply, RealtimeReplyCall(message=message, reply=request),
+            start_workflow_operation=start)
+
+    def _realtime_options(self, flow: Flow) -> dict[str, Any]:
+        return {"id": realtime_workflow_id(flow.id), "task_queue": self._settings.task_queue,
+                "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+                "search_attributes": flow_search_attributes(flow),
+                "static_summary": f"{flow.name}: real-time flow", "static_details": steps_markdown(flow)}
 
     async def intake(self, flow: Flow, messages: list[Message]) -> None:
         """No flow search attributes: listing a flow's runs must not list its intake."""

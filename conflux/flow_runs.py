@@ -8,8 +8,9 @@ the closed run (the namespace's retention period).
 """
 
 from dataclasses import dataclass
+from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -17,7 +18,9 @@ from flows.model import Flow
 from flows.step_output import runs_in_platform
 from steps.protocol import Message
 from workflows.flow_run import FlowRunWorkflow
-from workflows.models import FlowRunInput
+from workflows.models import FlowRunInput, FlowRunResult
+from workflows.replies import FlowReply, ReplyRequest, run_reply
+from workflows.run_report import failed_run_result
 from workflows.search import flow_search_attributes
 
 
@@ -44,20 +47,60 @@ async def start_flow_run(client: Client, task_queue: str, flow: Flow, message: M
     wid = workflow_id(flow, message.id)
     try:
         handle = await client.start_workflow(
-            FlowRunWorkflow.run,
-            FlowRunInput(flow=flow, execution_id=wid, message=message),
-            id=wid,
-            task_queue=task_queue,
-            search_attributes=flow_search_attributes(flow),
-            static_summary=f"{flow.name} v{flow.version}: message {message.id}",
-            static_details=steps_markdown(flow),
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            FlowRunWorkflow.run, FlowRunInput(flow=flow, execution_id=wid, message=message),
+            **_start_options(task_queue, flow, message), id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             request_eager_start=True,  # a worker sharing this client takes the first task from the answer
         )
     except WorkflowAlreadyStartedError as exc:
         return StartedRun(workflow_id=wid, run_id=exc.run_id, message_id=message.id, duplicate=True)
     return StartedRun(workflow_id=wid, run_id=handle.result_run_id, message_id=message.id, duplicate=False)
+
+
+async def run_for_reply(client: Client, task_queue: str, flow: Flow, message: Message,
+                        request: ReplyRequest) -> tuple[StartedRun, FlowReply]:
+    """Start the run and wait for its answer in one call (update-with-start). A repeat of a message
+    whose run still goes joins it (USE_EXISTING) and gets the same answer; one whose run closed gets
+    the answer from the closed run's result."""
+    wid = workflow_id(flow, message.id)
+    start = WithStartWorkflowOperation(
+        FlowRunWorkflow.run, FlowRunInput(flow=flow, execution_id=wid, message=message),
+        **_start_options(task_queue, flow, message), id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    try:
+        reply = await client.execute_update_with_start_workflow(FlowRunWorkflow.reply, request,
+                                                                start_workflow_operation=start)
+    except WorkflowAlreadyStartedError as exc:
+        started = StartedRun(workflow_id=wid, run_id=exc.run_id, message_id=message.id, duplicate=True)
+        return started, await _closed_run_reply(client, wid, request)
+    handle = await start.workflow_handle()
+    started = StartedRun(workflow_id=wid, run_id=handle.first_execution_run_id or handle.result_run_id,
+                         message_id=message.id, duplicate=False)
+    return started, reply
+
+
+async def _closed_run_reply(client: Client, wid: str, request: ReplyRequest) -> FlowReply:
+    handle = client.get_workflow_handle_for(FlowRunWorkflow.run, wid)
+    try:
+        result: FlowRunResult | None = await handle.result()
+    except WorkflowFailureError as exc:
+        result = failed_run_result(exc.cause)
+    if result is None:
+        return FlowReply(status="failed", error="the run failed before it made a report; see it in the Temporal UI")
+    reply = run_reply(result, request.mode, finished=True)
+    assert reply is not None
+    return reply
+
+
+def _start_options(task_queue: str, flow: Flow, message: Message) -> dict[str, Any]:
+    """What every start of a FlowRun for one message shares, whichever call starts it."""
+    return {
+        "id": workflow_id(flow, message.id),
+        "task_queue": task_queue,
+        "search_attributes": flow_search_attributes(flow),
+        "static_summary": f"{flow.name} v{flow.version}: message {message.id}",
+        "static_details": steps_markdown(flow),
+        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    }
 
 
 def steps_markdown(flow: Flow) -> str:

@@ -35,6 +35,17 @@ class RateLimit(BaseModel):
         return self.burst if self.burst is not None else max(1, int(self.per_second))
 
 
+class ReplySettings(BaseModel):
+    """Request-reply: webhook and API callers wait for the flow's answer instead of a 202."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["first", "last"] = Field(default="first", description=(
+        "first: the first httpReply a step emits (a run that ends without one answers with its last output); "
+        "last: the last step's output"))
+    timeout: float = Field(default=30.0, gt=0, le=300, description=(
+        "seconds a caller waits; then 504 with the execution id, and the run goes on"))
+
+
 class RetryPolicy(BaseModel):
     """Retries of a step whose container crashed or hung (durable: Temporal keeps the message)."""
 
@@ -126,6 +137,9 @@ class Flow(BaseModel):
         "webhook and API messages per second (and a burst); past it the sender gets 429 with Retry-After"))
     standby: int | None = Field(default=None, ge=0, le=20, description=(
         "ordinary flows: standby containers per step unless a step sets its own; unset: the worker's setting"))
+    reply: ReplySettings | None = Field(default=None, description=(
+        "answer every webhook and API message with the flow's reply (unset: 202 at once; a request may still "
+        "ask with ?reply=first|last)"))
 
     @field_validator("steps")
     @classmethod

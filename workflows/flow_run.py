@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from flows.step_output import runs_in_platform, webhook_trigger_output
     from steps.protocol import Message
     from workflows.models import FlowRunInput, FlowRunResult, StepBatchCall, StepCall, StepRecord, StepResult
+    from workflows.replies import FlowReply, ReplyRequest, run_reply
     from workflows.run_report import RunReport, failed_branch_result
     from workflows.step_activity import execute_step, execute_step_batch
 
@@ -38,6 +39,7 @@ class FlowRunWorkflow:
         self._slots_total = run.concurrency or run.flow.concurrency
         self._slots = asyncio.Semaphore(self._slots_total)
         self._branches = 0
+        self._finished = False
 
     @workflow.run
     async def run(self, run: FlowRunInput) -> FlowRunResult:
@@ -45,11 +47,28 @@ class FlowRunWorkflow:
             await self._run_path(run.start_at, run.message)
         else:
             await self._fan_out(run.start_at, run.messages)
+        self._finished = True
+        await workflow.wait_condition(workflow.all_handlers_finished)  # a waiting caller gets its answer first
         return self._report.finish()
 
     @workflow.query
     def progress(self) -> FlowRunResult:
         return self._report.result
+
+    @workflow.update
+    async def reply(self, request: ReplyRequest) -> FlowReply:
+        """Request-reply: the answer for a caller waiting on this run (update-with-start from the API),
+        or ``timeout`` once it waited ``request.timeout_seconds``; the run goes on either way."""
+        try:
+            await workflow.wait_condition(lambda: self._reply(request) is not None, timeout=request.timeout_seconds)
+        except TimeoutError:
+            return FlowReply(status="timeout")
+        answer = self._reply(request)
+        assert answer is not None
+        return answer
+
+    def _reply(self, request: ReplyRequest) -> FlowReply | None:
+        return run_reply(self._report.result, request.mode, self._finished)
 
     async def _run_path(self, index: int, message: Message) -> None:
         """Carry one message through steps[index:], fanning out where a step emits several."""
@@ -139,6 +158,7 @@ class FlowRunWorkflow:
                                                           message_id=item.message.id, status="failed", error=item.error,
                                                           error_type=item.error_type, input=item.input_body))
                 else:
+                    self._report.http_reply(item.http_reply)
                     self._report.record(StepRecord(step_id=step.id, component=step.component,
                                                    message_id=item.message.id, status="ok", emitted=len(item.outputs),
                                                    input=item.input_body,

@@ -55,6 +55,7 @@ class BatchItem(BaseModel):
     input_body: Any = None
     error: str | None = None
     error_type: str | None = None
+    http_reply: HttpReply | None = None
 
 
 class StepBatchResult(BaseModel):

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         WarmUpCall,
         WarmUpResult,
     )
+    from workflows.replies import FlowReply, RealtimeReplyCall, ReplyProgress
     from workflows.schedule import next_poll_at
     from workflows.search import FLOW_VERSION
 
@@ -71,6 +72,8 @@ class RealtimeFlowWorkflow:
         self._warm_up_error: str | None = None
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._awaited: dict[str, ReplyProgress] = {}  # request-reply: message id -> what it produced so far
+        self._continuing = False
 
     @workflow.run
     async def run(self, start: RealtimeInput) -> None:
@@ -78,7 +81,7 @@ class RealtimeFlowWorkflow:
             self._spawn(self._poll_forever())
         while True:
             await self._wait_for_work()
-            if self._continue_as_new_due():
+            if self._may_continue_as_new():
                 await self._continue_as_new()
             if self._carry.state == "starting":
                 await self._warm_up()
@@ -95,14 +98,26 @@ class RealtimeFlowWorkflow:
     @workflow.signal(name=SIGNAL_MESSAGES)
     def messages(self, batch: MessageBatch) -> None:
         """Accepted messages; a message id seen within the dedup window is counted, not queued."""
-        counters = self._carry.counters
         for message in batch.messages:
-            if message.id in self._seen_set:
-                counters.duplicates += 1
-                continue
-            self._remember(message.id)
-            self._carry.queue.append(Queued(message=message))
-            counters.accepted += 1
+            self._accept(Queued(message=message))
+
+    @workflow.update
+    async def deliver_and_reply(self, call: RealtimeReplyCall) -> FlowReply:
+        """Request-reply: one message, answered with what the flow produced for it (or ``timeout``
+        after ``call.reply.timeout_seconds``: the message goes on all the same)."""
+        message, mode = call.message, call.reply.mode
+        if not self._accept(Queued(message=message, reply_to=message.id)):
+            return FlowReply(status="duplicate")
+        if self._continuing:  # the next run takes the message; this one cannot wait for its reply
+            return FlowReply(status="timeout")
+        progress = self._awaited[message.id] = ReplyProgress()
+        try:
+            await workflow.wait_condition(lambda: progress.ready(mode), timeout=call.reply.timeout_seconds)
+        except TimeoutError:
+            return FlowReply(status="timeout")
+        finally:
+            del self._awaited[message.id]
+        return progress.reply(mode)
 
     @workflow.update
     def control(self, request: RealtimeControl) -> RealtimeStatus:
@@ -165,7 +180,7 @@ class RealtimeFlowWorkflow:
                 or (self._ready_count() > 0 and self._batches == 0)
                 or (self._publish is not None and self._switching is None)
                 or (state in ("stopping", "stopped") and self._drained() and self._containers_up)
-                or self._continue_as_new_due())
+                or self._may_continue_as_new())
 
     def _dispatch(self) -> None:
         """Take ready messages into batches, up to the flow's concurrency, in rounds: the next round
@@ -222,6 +237,15 @@ class RealtimeFlowWorkflow:
             self._carry.queue.append(retry.queued.model_copy(update={"due": now + timedelta(seconds=retry.delay)}))
         if result.milliseconds:
             self._latencies.append(result.milliseconds)
+        for delta in result.replies:
+            progress = self._awaited.get(delta.message_id)
+            if progress is not None:  # else its caller stopped waiting (timeout)
+                progress.open_parts += delta.requeued - delta.entered
+                progress.add_http_reply(delta.http_reply)
+                for body in delta.outputs:
+                    progress.add_output(body)
+                if delta.error is not None:
+                    progress.add_error(delta.error)
         self._show()
 
     async def _warm_up(self) -> None:
@@ -320,6 +344,11 @@ class RealtimeFlowWorkflow:
 
     # -- continue-as-new
 
+    def _may_continue_as_new(self) -> bool:
+        """Due, and no caller waits for a reply: the loop would stop dispatching while it waits for
+        handlers to finish, so a waiting caller could only time out."""
+        return self._continue_as_new_due() and not self._awaited
+
     def _continue_as_new_due(self) -> bool:
         info = workflow.info()
         if self._max_events is not None and info.get_current_history_length() >= self._max_events:
@@ -328,6 +357,7 @@ class RealtimeFlowWorkflow:
 
     async def _continue_as_new(self) -> None:
         """Once the batches, the switch and the poll under way are done, and no handler runs."""
+        self._continuing = True
         await workflow.wait_condition(lambda: self._batches == 0 and self._switching is None and not self._polling)
         await workflow.wait_condition(workflow.all_handlers_finished)
         carry = self._carry.model_copy(update={"seen_ids": list(self._seen), "runs": self._carry.runs + 1})
@@ -350,6 +380,17 @@ class RealtimeFlowWorkflow:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _accept(self, queued: Queued) -> bool:
+        """Queue a message unless its id is in the dedup window (then it is counted as a duplicate)."""
+        counters = self._carry.counters
+        if queued.message.id in self._seen_set:
+            counters.duplicates += 1
+            return False
+        self._remember(queued.message.id)
+        self._carry.queue.append(queued)
+        counters.accepted += 1
+        return True
 
     def _remember(self, message_id: str) -> None:
         if len(self._seen) == self._seen.maxlen:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from flows.model import Flow
-from steps.protocol import Message
+from steps.protocol import HttpReply, Message
 
 RealtimeState = Literal["starting", "running", "stopping", "stopped"]
 SIGNAL_MESSAGES = "messages"
@@ -33,6 +33,8 @@ class Queued(BaseModel):
     start_at: int = Field(default=0, description="index into flow.all_steps")
     attempt: int = Field(default=1, description="attempt at the step start_at (1 unless it rebounded)")
     due: datetime | None = Field(default=None, description="a rebound's retry time")
+    reply_to: str | None = Field(default=None, description=(
+        "request-reply: the id of the message whose caller waits for what this one (or a part of it) produces"))
 
 
 class FailedMessage(BaseModel):
@@ -144,14 +146,27 @@ class StepFailed(BaseModel):
     input: Any = None
 
 
+class ReplyDelta(BaseModel):
+    """What one batch did toward the reply of a message whose caller waits (request-reply)."""
+
+    message_id: str
+    entered: int = Field(default=0, description="parts of the message this batch took")
+    requeued: int = Field(default=0, description="parts that rebounded: a later batch takes them")
+    http_reply: HttpReply | None = None
+    outputs: list[Any] = Field(default_factory=list, description="bodies out of the last step (capped)")
+    error: str | None = None
+
+
 class BatchResult(BaseModel):
-    """Totals, not outputs: the history keeps this, so it stays small whatever went through."""
+    """Totals, not outputs: the history keeps this, so it stays small whatever went through. Only
+    messages a caller waits on (request-reply) come back with what they produced."""
 
     delivered: int = 0
     filtered: int = 0
     failures: list[StepFailed] = Field(default_factory=list)
     retries: list[Retry] = Field(default_factory=list)
     milliseconds: float = 0.0
+    replies: list[ReplyDelta] = Field(default_factory=list)
 
 
 class PollCall(BaseModel):

@@ -64,6 +64,7 @@ class RunReport:
     def merge(self, branch: FlowRunResult) -> None:
         """A child branch's report, within this report's caps."""
         self.result.totals.add(branch.totals)
+        self.http_reply(branch.http_reply)
         self.result.records_dropped += branch.records_dropped
         for record in branch.records:
             self.record(record)
@@ -89,7 +90,11 @@ class RunReport:
 
 def failed_branch_result(error: ChildWorkflowError) -> FlowRunResult | None:
     """A branch that failed still reports what it did, in its failure's details."""
-    cause = error.cause
+    return failed_run_result(error.cause)
+
+
+def failed_run_result(cause: BaseException | None) -> FlowRunResult | None:
+    """The report a failed FlowRun carries in its failure (None: it failed some other way)."""
     if isinstance(cause, ApplicationError) and cause.type == FAILED_TYPE and cause.details:
         return FlowRunResult.model_validate(cause.details[0])
     return None

@@ -2,11 +2,12 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from api.bodies import parse_json, read_body
 from api.flow_lookup import load_flow
 from api.intake import accept_message
+from api.replies import REPLY_RESPONSES, reply_response, requested_reply
 from api.responses import CamelModel, ExecutionId, WorkflowId
 from api.run_status import ExecutionStatus, execution_status
 from api.runs import links, message_id
@@ -28,13 +29,17 @@ class ExecutionStarted(CamelModel):
 
 
 @router.post("/flows/{flow_id}/executions", status_code=202, response_model=ExecutionStarted,
-             openapi_extra=ANY_JSON_BODY)
-async def start_execution(flow_id: str, request: Request, services: ServicesDep) -> ExecutionStarted:
+             openapi_extra=ANY_JSON_BODY, responses=REPLY_RESPONSES)
+async def start_execution(flow_id: str, request: Request, services: ServicesDep) -> ExecutionStarted | Response:
     """Start the latest version of the flow on one message; a repeated Idempotency-Key (or
-    X-Request-Id) answers with the first run and starts nothing (``duplicate: true``)."""
+    X-Request-Id) answers with the first run and starts nothing (``duplicate: true``). With
+    ``?reply=first|last`` (or the flow's ``reply``) the answer is the flow's."""
     stored = await load_flow(services, flow_id)
+    reply = requested_reply(stored.flow, request.query_params)
     body: Any = parse_json(await read_body(request, services.settings.max_body_bytes))
-    started = await accept_message(services, stored.flow, Message(id=message_id(request), body=body))
+    started = await accept_message(services, stored.flow, Message(id=message_id(request), body=body), reply)
+    if reply is not None and started.reply is not None:
+        return reply_response(started.reply, started.execution_id, started.workflow_id, services.settings, reply)
     return ExecutionStarted(execution_id=started.execution_id, workflow_id=started.workflow_id,
                             run_id=started.run_id, request_id=started.message_id, duplicate=started.duplicate,
                             links=links(services.settings, started.workflow_id))

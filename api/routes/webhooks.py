@@ -5,13 +5,14 @@ Idempotency as for executions: the Idempotency-Key or X-Request-Id header is the
 sender's retry does not run the flow twice.
 """
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from api.bodies import multi_dict, parse_webhook_body, read_body
 from api.errors import ApiError
 from api.flow_lookup import load_flow
 from api.intake import accept_message
+from api.replies import REPLY_RESPONSES, reply_response, requested_reply
 from api.responses import CamelModel, ExecutionId, WorkflowId
 from api.runs import message_id
 from api.services import ServicesDep
@@ -33,11 +34,13 @@ class HookAccepted(CamelModel):
     duplicate: bool = False
 
 
-async def receive(request: Request, flow_id: str, services: ServicesDep) -> HookAccepted:
-    """Accept one request for a webhook flow: 404 unknown flow, 409 not a webhook flow, 413 too large."""
+async def receive(request: Request, flow_id: str, services: ServicesDep) -> HookAccepted | Response:
+    """Accept one request for a webhook flow: 404 unknown flow, 409 not a webhook flow, 413 too large;
+    with request-reply (``?reply=`` or the flow's ``reply``), the flow's answer (api/replies.py)."""
     extra = str(request.path_params.get("extra", ""))
     flow = (await load_flow(services, flow_id)).flow
     _require_webhook(flow)
+    reply = requested_reply(flow, request.query_params)
     data = await read_body(request, services.settings.max_body_bytes)
     message = Message(
         id=message_id(request),
@@ -48,7 +51,9 @@ async def receive(request: Request, flow_id: str, services: ServicesDep) -> Hook
         query=multi_dict(request.query_params.multi_items()),
         path=extra,
     )
-    started = await accept_message(services, flow, message)
+    started = await accept_message(services, flow, message, reply)
+    if reply is not None and started.reply is not None:
+        return reply_response(started.reply, started.execution_id, started.workflow_id, services.settings, reply)
     return HookAccepted(request_id=started.message_id, execution_id=started.execution_id,
                         workflow_id=started.workflow_id, duplicate=started.duplicate)
 
@@ -78,6 +83,7 @@ def _add_routes() -> None:
             for suffix, name in (("", "hook"), ("/{extra:path}", "hook_extra_path")):
                 router.add_api_route(f"{prefix}/{{flow_id}}{suffix}", receive, methods=[method], status_code=202,
                                      response_model=HookAccepted, include_in_schema=prefix == "/hooks",
+                                     responses=REPLY_RESPONSES,
                                      operation_id=f"{name}_{method.lower()}{prefix.replace('/', '_')}")
 
 
