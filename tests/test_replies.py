@@ -4,6 +4,7 @@ HTTP answer it becomes."""
 import json
 
 import pytest
+from fastapi import Response
 
 from api.errors import ApiError
 from api.replies import EXECUTION_HEADER, reply_response, requested_reply
@@ -70,7 +71,7 @@ def test_http_answers() -> None:
     settings = ApiSettings()
     wait = ReplyRequest(timeout_seconds=3)
 
-    def answer(reply: FlowReply):  # type: ignore[no-untyped-def]
+    def answer(reply: FlowReply) -> Response:
         return reply_response(reply, "f:m", "f:m", settings, wait)
 
     text = answer(FlowReply(status="replied", http_reply=HttpReply(statusCode=201, body="made",
