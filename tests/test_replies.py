@@ -79,11 +79,11 @@ def test_http_answers() -> None:
     assert (text.status_code, text.body, text.headers["content-type"]) == (201, b"made", "text/plain; charset=utf-8")
     assert text.headers["content-length"] == "4" and text.headers["x-a"] == "1"
     assert text.headers[EXECUTION_HEADER] == "f:m"
-    assert json.loads(answer(FlowReply(status="completed", outputs=[{"a": 1}])).body) == {"a": 1}
-    assert json.loads(answer(FlowReply(status="completed", outputs=[1, 2])).body) == [1, 2]
+    assert json.loads(bytes(answer(FlowReply(status="completed", outputs=[{"a": 1}])).body)) == {"a": 1}
+    assert json.loads(bytes(answer(FlowReply(status="completed", outputs=[1, 2])).body)) == [1, 2]
     assert answer(FlowReply(status="completed")).status_code == 204
     assert answer(FlowReply(status="failed", error="boom")).status_code == 500
     late = answer(FlowReply(status="timeout"))
-    assert late.status_code == 504 and json.loads(late.body)["executionId"] == "f:m"
+    assert late.status_code == 504 and json.loads(bytes(late.body))["executionId"] == "f:m"
     assert answer(FlowReply(status="duplicate")).status_code == 409
     assert answer(FlowReply(status="replied", http_reply=HttpReply(statusCode=99))).status_code == 502
