@@ -4,10 +4,10 @@ and for a flow without a version whether it has a draft), answered from memory.
 Intake is the API's hot path: reading and validating a flow definition per request, in a thread,
 cost more than the rest of the request. Each API process keeps what it read, and one counter row
 tells it when to forget: triggers bump ``flow_generation`` in the same transaction as any change
-to ``flow_versions``, ``flow_states`` or ``flow_drafts``, whichever process writes, so a new version or a stop made
-through another API process is seen by the very next request. The counter is read on one
-long-lived connection, on the event loop, without a thread hop (a read of one row in WAL mode
-does not wait for writers).
+to ``flow_versions``, ``flow_states`` or ``flow_drafts``, whichever process writes, so a new
+version, a publish or a stop made through another API process is seen by the very next request.
+The counter is read on one long-lived connection, on the event loop, without a thread hop (a read
+of one row in WAL mode does not wait for writers).
 """
 
 import sqlite3

@@ -3,6 +3,7 @@ between ordinary and real-time does to whether it takes messages (api/flow_state
 real SQLite file."""
 
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -10,8 +11,10 @@ from api.flow_states import FlowRunState, FlowStates
 from api.store import FlowStore
 from flows.model import Flow, Step, Trigger
 
+FlowType = Literal["ordinary", "realtime"]
 
-def a_flow(expression: str, flow_type: str = "ordinary") -> Flow:
+
+def a_flow(expression: str, flow_type: FlowType = "ordinary") -> Flow:
     return Flow(id="orders", name="Orders", type=flow_type,
                 trigger=Trigger(id="hook", component="webhook", function="receive"),
                 steps=[Step(id="shape", component="transform", function="transform",
@@ -78,12 +81,12 @@ def test_a_rollback_stores_the_earlier_content_as_a_new_version(store: FlowStore
     ("stopped", "realtime", "stopped"),
 ])
 def test_a_switch_of_type_keeps_whether_the_flow_takes_messages(
-        tmp_path: Path, before: FlowRunState | None, previous_type: str, after: FlowRunState) -> None:
+        tmp_path: Path, before: FlowRunState | None, previous_type: FlowType, after: FlowRunState) -> None:
     store, states = FlowStore(tmp_path / "c.db"), FlowStates(tmp_path / "c.db")
     store.save(a_flow("a", previous_type))
     if before is not None:
         states.set("orders", before)
-    other_type = "realtime" if previous_type == "ordinary" else "ordinary"
+    other_type: FlowType = "realtime" if previous_type == "ordinary" else "ordinary"
     store.save(a_flow("a", other_type), on_new_version=states.carry_over)
     assert states.get("orders") == after
 

@@ -56,7 +56,7 @@ async def save_draft(flow_id: str, request: Request, response: Response, service
 async def get_draft(flow_id: str, services: ServicesDep) -> DraftBody:
     draft = await asyncio.to_thread(services.store.draft, flow_id)
     if draft is None:
-        raise await _no_draft(services, flow_id, 404)
+        raise _no_draft(services, flow_id, 404)
     return _draft_body(draft)
 
 
@@ -84,12 +84,12 @@ async def publish(flow_id: str, services: ServicesDep,
     else:
         outcome = await asyncio.to_thread(services.store.publish_draft, flow_id, carry_over)
         if outcome is None:
-            raise await _no_draft(services, flow_id, 409)
+            raise _no_draft(services, flow_id, 409)
     await reach_what_runs(services, outcome)
     return _published(outcome)
 
 
-async def _no_draft(services: Services, flow_id: str, status: int) -> ApiError:
+def _no_draft(services: Services, flow_id: str, status: int) -> ApiError:
     if services.flows.latest(flow_id) is None:
         return unknown_flow(flow_id)
     return ApiError(status, f"flow '{flow_id}' has no draft; save one with PUT /flows/{flow_id}/draft (GET "
