@@ -1,13 +1,13 @@
-"""What every accepted message asks of the database (the flow's latest version, whether it runs),
-answered from memory.
+"""What every accepted message asks of the database (the flow's latest version, whether it runs,
+and for a flow without a version whether it has a draft), answered from memory.
 
 Intake is the API's hot path: reading and validating a flow definition per request, in a thread,
 cost more than the rest of the request. Each API process keeps what it read, and one counter row
 tells it when to forget: triggers bump ``flow_generation`` in the same transaction as any change
-to ``flow_versions`` or ``flow_states``, whichever process writes, so a new version or a stop made
-through another API process is seen by the very next request. The counter is read on one
-long-lived connection, on the event loop, without a thread hop (a read of one row in WAL mode
-does not wait for writers).
+to ``flow_versions``, ``flow_states`` or ``flow_drafts``, whichever process writes, so a new
+version, a publish or a stop made through another API process is seen by the very next request.
+The counter is read on one long-lived connection, on the event loop, without a thread hop (a read
+of one row in WAL mode does not wait for writers).
 """
 
 import sqlite3
@@ -32,12 +32,18 @@ CREATE TRIGGER IF NOT EXISTS flow_states_inserted AFTER INSERT ON flow_states
     BEGIN UPDATE flow_generation SET generation = generation + 1; END;
 CREATE TRIGGER IF NOT EXISTS flow_states_updated AFTER UPDATE ON flow_states
     BEGIN UPDATE flow_generation SET generation = generation + 1; END;
+CREATE TRIGGER IF NOT EXISTS flow_drafts_inserted AFTER INSERT ON flow_drafts
+    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
+CREATE TRIGGER IF NOT EXISTS flow_drafts_updated AFTER UPDATE ON flow_drafts
+    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
+CREATE TRIGGER IF NOT EXISTS flow_drafts_deleted AFTER DELETE ON flow_drafts
+    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
 """
 MAX_ENTRIES = 10_000  # requests for made-up flow ids must not grow it without end
 
 
 class FlowCache:
-    """``latest`` and ``state`` as FlowStore and FlowStates answer them, read once per change."""
+    """``latest``, ``has_draft`` and ``state`` as FlowStore and FlowStates answer them, read once per change."""
 
     def __init__(self, store: FlowStore, states: FlowStates) -> None:
         self._store = store
@@ -49,12 +55,19 @@ class FlowCache:
         self._generation = -1
         self._latest: dict[str, StoredFlow | None] = {}
         self._state: dict[str, FlowRunState | None] = {}
+        self._has_draft: dict[str, bool] = {}
 
     def latest(self, flow_id: str) -> StoredFlow | None:
         self._revalidate()
         if flow_id not in self._latest:
             self._latest[flow_id] = self._store.latest(flow_id)
         return self._latest[flow_id]
+
+    def has_draft(self, flow_id: str) -> bool:
+        self._revalidate()
+        if flow_id not in self._has_draft:
+            self._has_draft[flow_id] = self._store.has_draft(flow_id)
+        return self._has_draft[flow_id]
 
     def state(self, flow_id: str) -> FlowRunState | None:
         self._revalidate()
@@ -68,7 +81,9 @@ class FlowCache:
                 self._db = sqlite3.connect(self._store.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
                                            check_same_thread=False)
             generation = self._db.execute("SELECT generation FROM flow_generation").fetchone()[0]
-            if generation != self._generation or len(self._latest) + len(self._state) > MAX_ENTRIES:
+            cached = len(self._latest) + len(self._state) + len(self._has_draft)
+            if generation != self._generation or cached > MAX_ENTRIES:
                 self._latest.clear()
                 self._state.clear()
+                self._has_draft.clear()
                 self._generation = generation

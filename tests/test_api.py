@@ -3,6 +3,7 @@
 Steps run through the process runner (local subprocesses), so these tests need no Docker.
 """
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +18,8 @@ from api.settings import ApiSettings
 from catalog.components import load_catalog
 from conflux.temporal import connect
 from steps.runner import make_runner
+from tests.loopback import LoopbackServer
+from tests.test_realtime import Sink, realtime_flow, status_when, until_running
 from tests.waiting import finished, until
 from worker.main import running_worker
 
@@ -313,13 +316,14 @@ async def test_temporal_down_is_503(settings: ApiSettings, tmp_path: Path) -> No
         assert answer.status_code == 503 and "not reachable" in answer.json()["error"]
         health = await http.get("/healthz")
         assert health.status_code == 503 and health.json()["db"] == "ok"
+        assert (await http.put("/flows/poller", json=POLLING_FLOW)).status_code == 201
+        listed = {f["id"]: f["state"] for f in (await http.get("/flows")).json()["flows"]}
+        assert listed == {"orders": "running", "poller": "unknown"}, "listed without Temporal's answer"
 
 
 # --- polling flows ------------------------------------------------------------------------------
 
 async def test_polling_flow_lifecycle_and_snapshot(api: httpx.AsyncClient) -> None:
-    from tests.loopback import LoopbackServer
-
     rows = [{"id": 1, "updated_at": "2026-03-01T00:00:00Z"}, {"id": 2, "updated_at": "2026-03-02T00:00:00Z"}]
     with LoopbackServer({"/rows": lambda *_: (200, rows)}) as source:
         flow = {**POLLING_FLOW, "id": "api-poller", "name": "API poller",
@@ -356,3 +360,212 @@ async def _polls_done(api: httpx.AsyncClient, flow_id: str, polls: int) -> dict[
         return status if status["polls"] >= polls and not status["pollingNow"] else None
 
     return await until(done, f"{polls} poll(s) of {flow_id} done", RUN_TIMEOUT)
+
+
+# --- drafts and publishing ----------------------------------------------------------------------
+
+def shaped(flow_id: str, tag: str) -> dict[str, Any]:
+    """A webhook flow whose output says which content ran it."""
+    return {**WEBHOOK_FLOW, "id": flow_id, "steps": [{
+        "id": "shape", "component": "transform", "function": "transform",
+        "config": {"expression": f'{{"tag": "{tag}", "id": body.id}}'}}]}
+
+
+async def ran_tag(api: httpx.AsyncClient, answer: httpx.Response) -> tuple[int, str]:
+    """The version and the tag of the run a 202 started."""
+    assert answer.status_code == 202, answer.text
+    status = await finished(api, answer.json()["executionId"])
+    assert status["status"] == "COMPLETED", status
+    return status["flowVersion"], record(status, "shape")["output"]["tag"]
+
+
+async def test_a_draft_is_validated_on_save_read_and_deleted(api: httpx.AsyncClient) -> None:
+    invalid = await api.put("/flows/drafted/draft", json={**shaped("drafted", "a"), "steps": [
+        {"id": "t", "component": "transform", "function": "transform", "mapping": {"x": "$$$("}}]})
+    assert invalid.status_code == 422, invalid.text
+    assert {p["where"] for p in invalid.json()["problems"]} == {"steps[0] (t).mapping.x",
+                                                                "steps[0] (t).config.expression"}
+    assert (await api.get("/flows/drafted/draft")).status_code == 404, "nothing stored"
+
+    created = await api.put("/flows/drafted/draft", json=shaped("drafted", "a"))
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert set(body) == {"id", "draft", "revision", "savedAt"} and body["id"] == "drafted"
+    assert body["draft"]["steps"][0]["image"].startswith("conflux/transform:"), "validated as PUT /flows/{id}"
+    replaced = await api.put("/flows/drafted/draft", json=shaped("drafted", "b"))
+    assert replaced.status_code == 200 and replaced.json()["revision"] != body["revision"]
+    assert (await api.get("/flows/drafted/draft")).json() == replaced.json()
+
+    only_draft = await api.get("/flows/drafted")
+    assert only_draft.status_code == 404
+    assert "only a draft" in only_draft.json()["error"] and "POST /flows/drafted/publish" in only_draft.json()["error"]
+
+    assert (await api.delete("/flows/drafted/draft")).status_code == 204
+    gone = await api.get("/flows/drafted/draft")
+    assert gone.status_code == 404 and "there is no flow 'drafted'" in gone.json()["error"]
+    assert (await api.delete("/flows/never-was/draft")).status_code == 404
+    assert (await api.post("/flows/drafted/publish")).status_code == 404
+
+
+async def test_a_flow_with_only_a_draft_takes_messages_once_published(settings: ApiSettings,
+                                                                      api: httpx.AsyncClient) -> None:
+    """Another app on the same database (another API process) sees the publish at the next request."""
+    assert (await api.put("/flows/unpublished/draft", json=shaped("unpublished", "a"))).status_code == 201
+    other_app = create_app(settings, client=await connect(settings))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=other_app), base_url="http://conflux") as other:
+        for refused in (await other.post("/hooks/unpublished", json={"id": "U-1"}),
+                        await other.post("/flows/unpublished/executions", json={"id": "U-1"}),
+                        await api.post("/hooks/unpublished", json={"id": "U-1"})):
+            assert refused.status_code == 409, refused.text
+            assert "POST /flows/unpublished/publish" in refused.json()["error"]
+
+        published = await api.post("/flows/unpublished/publish")
+        assert published.status_code == 200, published.text
+        assert published.json() | {"flow": None} == published.json() | {
+            "version": 1, "created": True, "changed": True, "previousVersion": None, "flow": None}
+        assert await ran_tag(api, await other.post("/hooks/unpublished", json={"id": "U-2"})) == (1, "a")
+    assert (await api.get("/flows/unpublished/draft")).status_code == 404, "the draft is gone"
+
+
+async def test_publish_makes_the_draft_the_version_of_the_next_message(api: httpx.AsyncClient) -> None:
+    assert (await api.put("/flows/publishing", json=shaped("publishing", "v1"))).status_code == 201
+    assert (await api.put("/flows/publishing/draft", json=shaped("publishing", "v2"))).status_code == 200
+    assert (await api.get("/flows/publishing/draft")).json()["draft"]["version"] == 2
+    before = await api.post("/hooks/publishing", json={"id": "P-1"})
+    assert await ran_tag(api, before) == (1, "v1"), "a draft never runs"
+
+    published = await api.post("/flows/publishing/publish")
+    assert published.status_code == 200, published.text
+    assert (published.json()["version"], published.json()["previousVersion"]) == (2, 1)
+    assert published.json()["changed"] is True and published.json()["created"] is False
+    assert await ran_tag(api, await api.post("/hooks/publishing", json={"id": "P-2"})) == (2, "v2")
+
+    nothing = await api.post("/flows/publishing/publish")
+    assert nothing.status_code == 409 and "PUT /flows/publishing/draft" in nothing.json()["error"]
+    assert (await api.get("/flows/publishing/draft")).status_code == 404
+
+
+async def test_rollback_and_publishing_the_active_content(api: httpx.AsyncClient) -> None:
+    assert (await api.put("/flows/rollback", json=shaped("rollback", "first"))).status_code == 201
+    second = await api.put("/flows/rollback", json=shaped("rollback", "second"))
+    assert second.json()["version"] == 2
+    assert (await api.put("/flows/rollback/draft", json=shaped("rollback", "work in progress"))).status_code == 200
+
+    rolled_back = await api.post("/flows/rollback/publish", json={"version": 1})
+    assert rolled_back.status_code == 200, rolled_back.text
+    first = (await api.get("/flows/rollback", params={"version": 1})).json()
+    assert (rolled_back.json()["version"], rolled_back.json()["previousVersion"]) == (3, 2)
+    assert rolled_back.json()["flow"] == {**first, "version": 3}, "version 1's content as version 3"
+    assert await ran_tag(api, await api.post("/hooks/rollback", json={"id": "R-1"})) == (3, "first")
+    assert (await api.get("/flows/rollback/draft")).status_code == 200, "a rollback keeps the draft"
+    no_such = await api.post("/flows/rollback/publish", json={"version": 9})
+    assert no_such.status_code == 404 and "/flows/rollback/versions" in no_such.json()["error"]
+
+    assert (await api.post("/flows/rollback/stop")).status_code == 200
+    same = await api.put("/flows/rollback/draft", json={**shaped("rollback", "first"), "version": 7})
+    assert same.status_code == 200
+    unchanged = await api.post("/flows/rollback/publish")
+    assert unchanged.status_code == 200 and unchanged.json()["changed"] is False
+    assert (unchanged.json()["version"], unchanged.json()["previousVersion"]) == (3, 3)
+    assert (await api.get("/flows/rollback/draft")).status_code == 404, "published: the draft is gone"
+    assert [v["version"] for v in (await api.get("/flows/rollback/versions")).json()["versions"]] == [1, 2, 3]
+    assert (await api.post("/hooks/rollback", json={"id": "R-2"})).status_code == 409, "stopped stays stopped"
+
+
+async def test_the_flow_list_shows_each_flows_state_active_version_and_draft(api: httpx.AsyncClient) -> None:
+    assert (await api.put("/flows/listed-draft/draft", json=shaped("listed-draft", "a"))).status_code == 201
+    assert (await api.put("/flows/listed-stopped", json=shaped("listed-stopped", "a"))).status_code == 201
+    assert (await api.post("/flows/listed-stopped/stop")).status_code == 200
+    assert (await api.put("/flows/listed-stopped/draft", json=shaped("listed-stopped", "b"))).status_code == 200
+
+    listed = {f["id"]: f for f in (await api.get("/flows")).json()["flows"]}
+    draft = listed["listed-draft"]
+    assert {k: draft[k] for k in ("version", "state", "hasDraft", "type", "triggerType")} == {
+        "version": None, "state": "draft", "hasDraft": True, "type": "ordinary", "triggerType": "webhook"}
+    assert {k: listed["listed-stopped"][k] for k in ("version", "state", "hasDraft")} == {
+        "version": 1, "state": "stopped", "hasDraft": True}
+    assert {k: listed["orders"][k] for k in ("version", "state", "hasDraft")} == {
+        "version": 1, "state": "running", "hasDraft": False}
+    assert listed["poller"]["state"] == "stopped", "its poller was never started (asked of Temporal)"
+    assert list(listed) == sorted(listed)
+
+
+class Stream:
+    """Webhook messages to one flow, one after another (n = 0, 1, ...), each of which must be
+    accepted (202), until stopped: what a sender does while an operator publishes."""
+
+    def __init__(self, api: httpx.AsyncClient, flow_id: str) -> None:
+        self.api, self.flow_id = api, flow_id
+        self.sent: list[httpx.Response] = []
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._task = asyncio.create_task(self._send())
+
+    async def stop(self) -> None:
+        self._stop.set()
+        assert self._task is not None
+        await self._task
+
+    async def _send(self) -> None:
+        while not self._stop.is_set():
+            n = len(self.sent)
+            answer = await self.api.post(f"/hooks/{self.flow_id}", json={"n": n},
+                                         headers={"Idempotency-Key": f"{self.flow_id}-{n}"})
+            assert answer.status_code == 202, f"message {n}: {answer.text}"
+            self.sent.append(answer)
+
+    async def across(self, change: Any, at_least: int = 5) -> Any:
+        """``change()`` with messages accepted just before and just after it; its answer."""
+        self.start()
+        before = len(self.sent)
+        await until(lambda: len(self.sent) >= before + at_least, "messages before the change")
+        changed = await change()
+        after = len(self.sent)
+        await until(lambda: len(self.sent) >= after + at_least, "messages after the change")
+        await self.stop()
+        return changed
+
+
+async def test_switching_ordinary_to_realtime_and_back_is_a_publish_that_loses_nothing(api: httpx.AsyncClient) -> None:
+    """The steps run as local processes (the process runner): the real-time flow's warm steps too."""
+    sink = Sink()
+    with LoopbackServer({"/sink": sink.route}) as server:
+        flow_id = "switching"
+        ordinary = {**realtime_flow(flow_id, server.url, version_tag=1), "type": "ordinary"}
+        assert (await api.put(f"/flows/{flow_id}", json=ordinary)).status_code == 201
+        stream = Stream(api, flow_id)
+
+        async def publish(definition: dict[str, Any]) -> dict[str, Any]:
+            assert (await api.put(f"/flows/{flow_id}/draft", json=definition)).status_code == 200
+            published = await api.post(f"/flows/{flow_id}/publish")
+            assert published.status_code == 200, published.text
+            return published.json()
+
+        to_realtime = await stream.across(lambda: publish(realtime_flow(flow_id, server.url, version_tag=2)))
+        assert (to_realtime["version"], to_realtime["type"]) == (2, "realtime")
+        realtime_answers = [a for a in stream.sent if a.json()["workflowId"] == f"realtime:{flow_id}"]
+        assert realtime_answers, "the messages after the publish went to the real-time flow (queued in its warm-up)"
+        assert stream.sent[-1] in realtime_answers
+        await until_running(api, flow_id)
+        listed = {f["id"]: f for f in (await api.get("/flows")).json()["flows"]}[flow_id]
+        assert (listed["type"], listed["state"], listed["version"]) == ("realtime", "running", 2)
+
+        back = await stream.across(lambda: publish({**ordinary, "steps": realtime_flow(
+            flow_id, server.url, version_tag=3)["steps"]}))
+        assert (back["version"], back["type"]) == (3, "ordinary")
+        assert stream.sent[-1].json()["workflowId"] != f"realtime:{flow_id}", "ordinary runs again"
+        drained = await until(lambda: status_when(api, flow_id, lambda s: s["state"] == "stopped"),
+                              "the real-time workflow drained and stopped")
+        to_workflow = [a for a in stream.sent if a.json()["workflowId"] == f"realtime:{flow_id}"]
+        assert drained["counters"]["accepted"] == drained["counters"]["delivered"] == len(to_workflow)
+
+        sent = len(stream.sent)
+        await until(lambda: len(sink.of(flow_id)) >= sent, f"{sent} deliveries", deadline=180)
+        assert sorted(body["n"] for body in sink.of(flow_id)) == list(range(sent)), "lost or duplicated"
+        tags = [body["tag"] for body in sorted(sink.of(flow_id), key=lambda body: body["n"])]
+        assert tags == sorted(tags) and set(tags) == {1, 2, 3}, "each message ran on the version active for it"
+        state = {f["id"]: f for f in (await api.get("/flows")).json()["flows"]}[flow_id]["state"]
+        assert state == "running"

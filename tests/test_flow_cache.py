@@ -32,3 +32,22 @@ def test_a_new_version_and_a_stop_written_elsewhere_are_seen_by_the_next_lookup(
     there_store.save(a_flow("b"))
     newer = here.latest("orders")
     assert newer is not None and newer.version == 2
+
+
+def test_a_draft_and_its_publish_written_elsewhere_are_seen_by_the_next_lookup(tmp_path: Path) -> None:
+    """A draft makes no flow exist for intake (no latest version), only tells why; its publish
+    through another process is the flow's version at the very next request."""
+    db = tmp_path / "conflux.db"
+    there = FlowStore(db)
+    here = FlowCache(FlowStore(db), FlowStates(db))
+    assert here.latest("orders") is None and not here.has_draft("orders")
+    there.save_draft(a_flow("a"))
+    assert here.latest("orders") is None and here.has_draft("orders")
+    there.publish_draft("orders")
+    published = here.latest("orders")
+    assert published is not None and published.version == 1 and not here.has_draft("orders")
+    there.save_draft(a_flow("b"))
+    there.republish("orders", 1)
+    assert here.has_draft("orders"), "a rollback keeps the draft"
+    there.delete_draft("orders")
+    assert not here.has_draft("orders")

@@ -2,7 +2,8 @@
 
 POST refuses an id that exists (409) so a typo cannot overwrite another flow; PUT creates or
 updates. Either way a definition identical to the latest version (same ``Flow.revision()``)
-stores nothing and keeps the version number.
+stores nothing and keeps the version number. Both save and publish in one call; drafts, which
+are saved without being published, are in api/routes/drafts.py.
 """
 
 import asyncio
@@ -10,12 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from api import flow_listing
 from api.bodies import parse_json, read_body
 from api.errors import ApiError
-from api.flow_lookup import load_flow, unknown_flow
+from api.flow_lookup import load_flow, missing_flow
+from api.publishing import reach_what_runs
 from api.responses import CamelModel
-from api.routes.pollers import publish_to_poller
-from api.routes.realtime import publish_realtime
 from api.services import Services, ServicesDep
 from api.store import FlowExists, SaveOutcome, StoredFlow
 from flows.model import Flow
@@ -55,47 +56,47 @@ class FlowVersions(CamelModel):
 
 
 class FlowList(CamelModel):
-    flows: list[FlowSummary]
+    flows: list[flow_listing.FlowListItem]
 
 
 @router.post("/flows", status_code=201, response_model=FlowSaved, openapi_extra=FLOW_BODY,
              responses={409: {"description": "a flow with this id exists: use PUT"}, 422: {"description": "invalid"}})
 async def create_flow(request: Request, response: Response, services: ServicesDep) -> FlowSaved:
-    flow = await _definition(request, services)
+    flow = await read_definition(request, services)
     try:
         outcome = await asyncio.to_thread(services.store.save, flow, create_only=True)
     except FlowExists:
         raise ApiError(409, f"flow '{flow.id}' exists already; change it with PUT /flows/{flow.id} "
                             "(or choose another id)") from None
     response.headers["Location"] = f"/flows/{flow.id}"
-    return _saved(outcome)
+    return saved_body(outcome)
 
 
 @router.put("/flows/{flow_id}", response_model=FlowSaved, openapi_extra=FLOW_BODY,
             responses={201: {"description": "created"}, 422: {"description": "invalid"}})
 async def put_flow(flow_id: str, request: Request, response: Response,
                    services: ServicesDep) -> FlowSaved:
-    flow = await _definition(request, services, flow_id)
-    outcome = await asyncio.to_thread(services.store.save, flow)
-    if outcome.changed and not outcome.created:
-        await publish_to_poller(services, outcome.stored.flow)  # a running poller takes the new version
-        await publish_realtime(services, outcome.stored.flow)  # a running real-time flow switches to it
+    flow = await read_definition(request, services, flow_id)
+    outcome = await asyncio.to_thread(services.store.save, flow, on_new_version=services.flow_states.carry_over)
+    await reach_what_runs(services, outcome)
     if outcome.created:
         response.status_code = 201
         response.headers["Location"] = f"/flows/{flow.id}"
-    return _saved(outcome)
+    return saved_body(outcome)
 
 
 @router.get("/flows", response_model=FlowList)
 async def list_flows(services: ServicesDep) -> FlowList:
-    return FlowList(flows=[_summary(stored) for stored in await asyncio.to_thread(services.store.list_latest)])
+    """Every flow (also those with only a draft) with its active version and state."""
+    return FlowList(flows=await flow_listing.list_flows(services))
 
 
-@router.get("/flows/{flow_id}", response_model=Flow, responses={404: {"description": "unknown flow or version"}})
+@router.get("/flows/{flow_id}", response_model=Flow,
+            responses={404: {"description": "unknown flow or version, or a flow with only a draft"}})
 async def get_flow(flow_id: str, response: Response, services: ServicesDep,
                    version: Annotated[int | None, Query(ge=1)] = None) -> Flow:
-    """The definition (round-trips through PUT); its revision is the ETag."""
-    stored = await load_flow(services, flow_id, version)
+    """The active (or the given) version's definition (round-trips through PUT); its revision is the ETag."""
+    stored = await load_flow(services, flow_id, version, draft_only_status=404)
     response.headers["ETag"] = f'"{stored.revision}"'
     return stored.flow
 
@@ -104,12 +105,13 @@ async def get_flow(flow_id: str, response: Response, services: ServicesDep,
 async def flow_versions(flow_id: str, services: ServicesDep) -> FlowVersions:
     stored = await asyncio.to_thread(services.store.versions, flow_id)
     if not stored:
-        raise unknown_flow(flow_id)
+        raise missing_flow(services, flow_id)
     return FlowVersions(id=flow_id, versions=[
         FlowVersion(version=s.version, name=s.flow.name, revision=s.revision, created_at=s.created_at) for s in stored])
 
 
-async def _definition(request: Request, services: Services, path_id: str | None = None) -> Flow:
+async def read_definition(request: Request, services: Services, path_id: str | None = None) -> Flow:
+    """The body as a valid flow (FlowInvalid, a 422, lists every problem); ``path_id`` is the URL's id."""
     data: Any = parse_json(await read_body(request, services.settings.max_body_bytes), "the flow definition")
     if path_id is not None and isinstance(data, dict):
         data.setdefault("id", path_id)
@@ -125,6 +127,6 @@ def _summary(stored: StoredFlow) -> FlowSummary:
                        trigger_type=flow.trigger.type, revision=stored.revision, created_at=stored.created_at)
 
 
-def _saved(outcome: SaveOutcome) -> FlowSaved:
+def saved_body(outcome: SaveOutcome) -> FlowSaved:
     return FlowSaved(**_summary(outcome.stored).model_dump(), created=outcome.created, changed=outcome.changed,
                      flow=outcome.stored.flow)

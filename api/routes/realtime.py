@@ -39,6 +39,17 @@ async def stop_realtime(services: Services, flow: Flow) -> RealtimeStatus:
     return await _control(await _workflow(services, flow.id), RealtimeControl(action="stop"))
 
 
+async def retire_realtime(services: Services, flow_id: str) -> None:
+    """The flow is ordinary now (a publish switched it): its workflow finishes the messages it
+    accepted, then stops its containers. The API's state row is left as it is: the flow goes on
+    taking messages, as an ordinary flow."""
+    try:
+        handle = await _workflow(services, flow_id)
+    except ApiError:
+        return  # no workflow runs: nothing was accepted that is not done
+    await _control(handle, RealtimeControl(action="stop"))
+
+
 async def publish_realtime(services: Services, flow: Flow) -> bool:
     """A new version reaches the running flow: warmed up beside the old one, then switched to."""
     if flow.type != "realtime" or services.flows.state(flow.id) is None:
