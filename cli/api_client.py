@@ -99,4 +99,5 @@ def body_of(response: httpx.Response) -> Any:
 
 
 def one_line(text: str) -> str:
-    return re.sub(r"\s*\n\s*", "; ", text.strip())
+    """Line breaks become '; ' (or a space after punctuation): an error is one line of stderr."""
+    return re.sub(r"([;:,.]?)\s*\n\s*", lambda match: f"{match.group(1) or ';'} ", text.strip())
