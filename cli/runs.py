@@ -55,7 +55,8 @@ def record_row(record: dict[str, Any]) -> list[Any]:
 
 def record_result(record: dict[str, Any]) -> str:
     if record.get("status") == "failed":
-        return f"{record.get('errorType') or 'error'}: {record.get('error')}"
+        error, error_type = str(record.get("error")), record.get("errorType") or "error"
+        return error if error.startswith(f"{error_type}:") else f"{error_type}: {error}"
     return f"emitted {record.get('emitted', 0)}"
 
 

@@ -421,10 +421,13 @@ def test_runs_follow_json_is_one_event_per_line() -> None:
 
 
 def test_runs_follow_a_failed_run_exits_1() -> None:
-    boom = record("boom", "failed", error="no good", errorType="StepFailed", emitted=0)
-    api = FakeApi({("GET", "/executions/breaks:k2"): (200, execution("FAILED", boom, error="step boom failed"))})
+    boom = record("boom", "failed", error="StepError: no good", errorType="StepError", emitted=0)
+    other = record("other", "failed", error="no good", errorType="Rebound", emitted=0)
+    api = FakeApi({("GET", "/executions/breaks:k2"): (200, execution("FAILED", boom, other,
+                                                                      error="step boom failed"))})
     code, out, err = cli(api, "runs", "follow", "breaks:k2")
-    assert code == 1 and "failed boom (transform 12 ms) message k1: StepFailed: no good" in out
+    assert code == 1 and "failed boom (transform 12 ms) message k1: StepError: no good\n" in out, "the type once"
+    assert "failed other (transform 12 ms) message k1: Rebound: no good\n" in out
     assert err == "error: breaks:k2 ended FAILED: step boom failed\n"
 
 
