@@ -14,7 +14,7 @@ from cli.exit_codes import EXIT_CODES_HELP
 
 DESCRIPTION = "Conflux from the command line: flows kept as files, messages, runs and their errors."
 EXAMPLES = """examples:
-  conflux apply examples/flows/            save and publish every flow file of a folder
+  conflux apply flows/                     save and publish every flow file of a folder
   conflux flows list                        every flow, its active version and state
   conflux send orders --body '{"customer": "acme"}' --wait
   conflux runs follow orders:4f1c…          each step as it completes; exit 0 when the run completed
