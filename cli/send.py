@@ -74,10 +74,12 @@ def _send_and_wait(args: argparse.Namespace, context: Context, path: str, conten
     if args.timeout is not None:
         params["timeout"] = args.timeout
     wait = (args.timeout if args.timeout is not None else DEFAULT_REPLY_WAIT) + REPLY_MARGIN
-    response = context.api.call("POST", path, content=content, headers=headers, params=params, allow=(504,),
+    response = context.api.call("POST", path, content=content, headers=headers, params=params, allow=(500, 504),
                                 timeout=wait)
     if response.status_code == 504:
         return _no_reply_in_time(context, response)
+    if response.status_code == 500:
+        return _run_failed(context, response)
     if response.status_code == 202:
         context.out.note("the API accepted the message without waiting for a reply (it has no request-reply, or "
                          "the message was sent before); follow it with conflux runs follow")
@@ -97,6 +99,17 @@ def _no_reply_in_time(context: Context, response: httpx.Response) -> ExitCode:
     context.out.error(f"{one_line(str(answer.get('error', 'no reply in time')))} (HTTP 504); the run goes on: "
                       f"conflux runs follow {execution_id}")
     return ExitCode.TIMED_OUT
+
+
+def _run_failed(context: Context, response: httpx.Response) -> ExitCode:
+    """The API answers 500 with the execution id when the flow ran and failed (anything else is the API's own)."""
+    answer = body_of(response)
+    if not isinstance(answer, dict) or "executionId" not in answer:
+        raise failure_of(response)
+    if context.out.is_json:
+        context.out.json(answer)
+    context.out.error(f"{one_line(str(answer.get('error')))}; see it with: conflux runs get {answer['executionId']}")
+    return ExitCode.FAILED
 
 
 def _print_reply(context: Context, response: httpx.Response) -> None:

@@ -1,7 +1,7 @@
 """The CLI against a real API process (``python -m api``) and worker (``python -m worker``, steps as
-local processes) on a real Temporal dev server: what the API offers today (apply through PUT
-/flows/{id} while it has no drafts, flows list/get/start/stop, send, runs get/follow). The drafts,
-request-reply and errors endpoints are covered against their contract in tests/test_cli.py."""
+local processes) on a real Temporal dev server: apply (drafts, then publish), flows list/get/start/stop,
+send (and wait for the reply), runs get/follow. The errors endpoints are covered against their
+contract in tests/test_cli.py."""
 
 import io
 import json
@@ -172,3 +172,11 @@ def test_python_m_cli_as_a_process(api_url: str, flows_dir: Path) -> None:
 def test_an_api_that_is_not_running_exits_3() -> None:
     code, out, err = conflux(f"http://127.0.0.1:{free_port()}", "flows", "list")
     assert (code, out) == (3, "") and "is not reachable" in err
+
+
+def test_send_and_wait_for_the_flows_reply(api_url: str, flows_dir: Path) -> None:
+    body = '{"id": "W-1", "lines": [{"qty": 3, "price": 2}]}'
+    code, out, err = conflux(api_url, "send", "cli-orders", "--body", body, "--wait", "--reply", "last")
+    assert (code, err) == (0, "") and json.loads(out) == {"id": "W-1", "total": 6}
+    code, out, err = conflux(api_url, "send", "cli-breaks", "--wait")
+    assert code == 1 and out == "" and "no good" in err and "conflux runs get cli-breaks:" in err
