@@ -38,11 +38,21 @@ class Accepted:
 async def accept_message(services: Services, flow: Flow, message: Message,
                          reply: ReplyRequest | None = None) -> Accepted:
     """Durable once this returns; 409 for a real-time flow that is not running, 429 past the
-    flow's rate limit. An ordinary flow's message in the intake has its execution id before its
-    run exists. With ``reply``, returns once the flow answered (or the wait timed out)."""
+    flow's rate limit or its cap on messages in flight. An ordinary flow's message in the intake
+    has its execution id before its run exists. With ``reply``, returns once the flow answered
+    (or the wait timed out)."""
     _require_taking_messages(services, flow)
     if flow.rate_limit is not None:
         _admit(services, flow, flow.rate_limit)
+    if flow.max_in_flight is not None:
+        await services.in_flight.admit(flow, flow.max_in_flight)
+    accepted = await _accept(services, flow, message, reply)
+    if not accepted.duplicate:
+        services.in_flight.accepted(flow.id)
+    return accepted
+
+
+async def _accept(services: Services, flow: Flow, message: Message, reply: ReplyRequest | None) -> Accepted:
     if reply is not None:
         return await _accept_for_reply(services, flow, message, reply)
     if flow.type == "realtime":

@@ -15,6 +15,7 @@ from api.direct_starts import DirectStarts
 from api.errors import TemporalUnavailable
 from api.flow_cache import FlowCache
 from api.flow_states import FlowStates
+from api.in_flight import InFlight
 from api.message_ids import AcceptedIds
 from api.rate_limits import RateLimits
 from api.settings import ApiSettings
@@ -43,6 +44,7 @@ class Services:
                                    max_batch=settings.realtime_max_batch)
         self.rate_limits = RateLimits(settings.db_path)
         self.direct_starts = DirectStarts(settings.direct_starts)
+        self.in_flight = InFlight(self.client)
 
     async def client(self) -> Client:
         """The Temporal client; ApiError 503 when Temporal cannot be reached."""

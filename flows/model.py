@@ -137,6 +137,9 @@ class Flow(BaseModel):
         "webhook and API messages per second (and a burst); past it the sender gets 429 with Retry-After"))
     standby: int | None = Field(default=None, ge=0, le=20, description=(
         "ordinary flows: standby containers per step unless a step sets its own; unset: the worker's setting"))
+    max_in_flight: int | None = Field(default=None, ge=1, le=1_000_000, description=(
+        "messages accepted and not yet done (running, or waiting to run) past which a sender gets 429; counted "
+        "from Temporal, so every API process sees the same figure (unset: no cap)"))
     reply: ReplySettings | None = Field(default=None, description=(
         "answer every webhook and API message with the flow's reply (unset: 202 at once; a request may still "
         "ask with ?reply=first|last)"))

@@ -72,6 +72,12 @@ class FlowIntakeWorkflow:
         waiting = [*starting, *(message for batch in self._pending for message in batch.messages)]
         return any(message.id == message_id for message in waiting)
 
+    @workflow.query
+    def waiting_count(self) -> int:
+        """Messages accepted here whose runs may not have started yet (a flow's in-flight cap counts them)."""
+        starting = len(self._starting.messages) if self._starting is not None else 0
+        return starting + sum(len(batch.messages) for batch in self._pending)
+
     async def _wait_for_messages(self, idle: timedelta) -> bool:
         try:
             await workflow.wait_condition(lambda: bool(self._pending), timeout=idle)
