@@ -97,7 +97,7 @@ async def _records(handle: WorkflowHandle, status: WorkflowExecutionStatus) -> t
     try:
         return await handle.result(), None
     except WorkflowFailureError as exc:
-        return _failed_result(exc.cause), str(exc.cause or exc)
+        return failed_result(exc.cause), str(exc.cause or exc)
 
 
 async def _progress(handle: WorkflowHandle) -> FlowRunResult | None:
@@ -108,7 +108,7 @@ async def _progress(handle: WorkflowHandle) -> FlowRunResult | None:
         return None
 
 
-def _failed_result(cause: BaseException | None) -> FlowRunResult | None:
+def failed_result(cause: BaseException | None) -> FlowRunResult | None:
     if isinstance(cause, ApplicationError) and cause.type == "FlowRunFailed" and cause.details:
         details: Any = cause.details[0]
         return FlowRunResult.model_validate(details)
