@@ -219,7 +219,7 @@ REALTIME_BROKEN = "assert msg['body']['body']['n'] != 13, 'thirteen'\nreturn {'n
 
 
 async def test_a_real_time_failure_is_retried_past_the_dedup_window(api: httpx.AsyncClient) -> None:
-    flow = {"id": "errs-rt", "name": "Errors real-time", "type": "realtime",
+    flow: dict[str, Any] = {"id": "errs-rt", "name": "Errors real-time", "type": "realtime",
             "trigger": {"id": "hook", "component": "webhook", "function": "receive"},
             "steps": [{"id": "check", "component": "code", "function": "run", "config": {"code": REALTIME_BROKEN}}]}
     await put(api, flow)
