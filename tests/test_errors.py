@@ -251,3 +251,27 @@ async def test_a_real_time_failure_is_retried_past_the_dedup_window(api: httpx.A
 async def _when(value: Any, condition: Any) -> Any:
     resolved = await value
     return resolved if condition(resolved) else None
+
+
+async def test_a_polled_record_that_failed_is_retried_alone(api: httpx.AsyncClient) -> None:
+    rows = [{"id": 1, "updated_at": "2026-03-01T00:00:00Z"}, {"id": 2, "updated_at": "2026-03-02T00:00:00Z"}]
+    with LoopbackServer({"/rows": lambda *_: (200, rows)}) as source:
+        check = {"id": "check", "component": "code", "function": "run",
+                 "config": {"code": "assert msg['body']['id'] != 2, 'two'\nreturn {'id': msg['body']['id']}"}}
+        flow = {**test_api.POLLING_FLOW, "id": "errs-poll", "name": "Errors polled",
+                "trigger": {**test_api.POLLING_FLOW["trigger"], "config": {"url": f"{source.url}/rows"}},
+                "steps": [check]}
+        await put(api, flow)
+        assert (await api.post("/flows/errs-poll/start")).status_code == 200
+        page = await until(lambda: _when(errors(api, "errs-poll"), lambda p: p["errors"]), "the polled failure")
+        [item] = page["errors"]
+        assert item["executionId"] == "poll:errs-poll/poll-1/records" and item["input"]["id"] == 2
+
+        await put(api, {**flow, "steps": [{**check, "config": {"code": "return {'id': msg['body']['id']}"}}]})
+        [started] = await retry(api, "errs-poll", {"errorIds": [item["errorId"]]})
+        assert started["executionId"] == f"errs-poll:{item['messageId']}:retry-1"
+        status = await finished(api, started["executionId"])
+        assert status["status"] == "COMPLETED" and status["flowVersion"] == 2, status
+        assert status["result"]["outputs"] == [{"id": 2}], "the failed record alone, not the whole poll"
+        assert [r["stepId"] for r in status["result"]["records"]] == ["check"], "the poll did not run again"
+        assert (await api.post("/flows/errs-poll/stop")).status_code == 200
