@@ -146,6 +146,8 @@ async def _start_flow_run(services: Services, log: RetryLog, flow: Flow, plan: R
                 id=wid, task_queue=services.settings.task_queue, search_attributes=flow_search_attributes(flow),
                 static_summary=f"{flow.name} v{flow.version}: retry of {plan.first.failed_workflow_id} ({plan.how})",
                 static_details=retry_details(services, plan) + "\n\n" + steps_markdown(flow),
+                memo={"retryOf": [{"workflowId": found.failed_workflow_id, "runId": found.failed_run_id,
+                                   "errorId": found.error_id} for found in plan.errors]},
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )

@@ -112,8 +112,11 @@ async def test_a_failed_message_is_listed_with_its_input_and_retried_on_the_fixe
 
     assert "retry of errs:errs-m1" in status["summary"]
     client = await connect(settings)
-    details = await (await client.get_workflow_handle(started["workflowId"]).describe()).static_details()
+    description = await client.get_workflow_handle(started["workflowId"]).describe()
+    details = await description.static_details()
     assert details is not None and f"/workflows/errs%3Aerrs-m1/{failed['runId']}/history" in details, details
+    assert (await description.memo())["retryOf"] == [{"workflowId": "errs:errs-m1", "runId": failed["runId"],
+                                                      "errorId": item["errorId"]}]
 
 
 async def test_retry_from_the_failed_step_does_not_run_the_steps_before_it(api: httpx.AsyncClient,
@@ -219,9 +222,9 @@ REALTIME_BROKEN = "assert msg['body']['body']['n'] != 13, 'thirteen'\nreturn {'n
 
 
 async def test_a_real_time_failure_is_retried_past_the_dedup_window(api: httpx.AsyncClient) -> None:
-    flow: dict[str, Any] = {"id": "errs-rt", "name": "Errors real-time", "type": "realtime",
-            "trigger": {"id": "hook", "component": "webhook", "function": "receive"},
-            "steps": [{"id": "check", "component": "code", "function": "run", "config": {"code": REALTIME_BROKEN}}]}
+    check = {"id": "check", "component": "code", "function": "run", "config": {"code": REALTIME_BROKEN}}
+    flow: dict[str, Any] = {"id": "errs-rt", "name": "Errors real-time", "type": "realtime", "steps": [check],
+                            "trigger": {"id": "hook", "component": "webhook", "function": "receive"}}
     await put(api, flow)
     assert (await api.post("/flows/errs-rt/start")).status_code == 200
 
@@ -235,7 +238,7 @@ async def test_a_real_time_failure_is_retried_past_the_dedup_window(api: httpx.A
     assert item["executionId"] == "errs-rt:rt-13" and item["stepId"] == "check" and item["flowVersion"] == 1
     assert "thirteen" in item["error"]
 
-    fixed = {**flow, "steps": [{**flow["steps"][0], "config": {"code": "return {'n': msg['body']['body']['n']}"}}]}
+    fixed = {**flow, "steps": [{**check, "config": {"code": "return {'n': msg['body']['body']['n']}"}}]}
     await put(api, fixed)
     await until(lambda: _when(realtime(), lambda s: s["flowVersion"] == 2 and not s["publishingVersion"]),
                 "v2 switched in")
