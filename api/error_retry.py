@@ -93,21 +93,22 @@ def step_index(flow: Flow, step_id: str | None) -> int:
     if step_id is None:
         return 0
     steps = flow.all_steps
-    for index, step in enumerate(steps[1:], start=1):
+    for index, step in enumerate(steps):
         if step.id == step_id:
             return index
-    listed = ", ".join(f"'{step.id}'" for step in steps[1:]) or "none"
+    listed = ", ".join(f"'{step.id}'" for step in steps)
     raise ApiError(409, f"flow '{flow.id}' v{flow.version} (the active version) has no step '{step_id}' to retry "
                         f"from; its steps are {listed}. Retry without fromStep, or publish a version with that step")
 
 
 def merge_same_runs(plans: list[RetryPlan]) -> list[RetryPlan]:
-    """Plain retries of failures of one run (the parts of a fan-out) re-run the same message:
-    one execution serves them all."""
-    places: dict[tuple[str, str | None, str, int], int] = {}
+    """Plain retries of failures of one run (the parts of a fan-out; in a real-time flow, of one
+    message) re-run the same message: one execution serves them all."""
+    places: dict[tuple[str, str, str, int], int] = {}
     merged: list[RetryPlan] = []
     for plan in plans:
-        key = (plan.first.failed_workflow_id, plan.first.failed_run_id, plan.message.id, plan.start_at)
+        run = plan.first.failed_run_id
+        key = (plan.first.failed_workflow_id if run else "realtime", run or "", plan.message.id, plan.start_at)
         if plan.from_step or plan.edited or key not in places:
             if not (plan.from_step or plan.edited):
                 places[key] = len(merged)

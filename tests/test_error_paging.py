@@ -1,6 +1,7 @@
 """The pure parts of errors and retries: error ids, page cursors, merging two sources into pages,
 which entering message a failed part came from, what a failure keeps, which retries merge."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -99,6 +100,11 @@ def plan(error: FoundError, *, from_step: bool = False, edited: bool = False) ->
                      how="test")
 
 
+def test_plain_retries_of_one_real_time_message_share_one_execution() -> None:
+    parts = [dataclasses.replace(found(f"f:m-{n}", 0), failed_run_id=None) for n in range(2)]
+    assert len(merge_same_runs([plan(part) for part in parts])) == 1
+
+
 def test_plain_retries_of_one_run_share_one_execution() -> None:
     a0, a1, b0 = found("f:a", 0), found("f:a", 1), found("f:b", 0)
     merged = merge_same_runs([plan(a0), plan(b0), plan(a1), plan(a1, from_step=True), plan(a0, edited=True)])
@@ -113,4 +119,5 @@ def test_step_index_by_id_or_409_listing_the_steps() -> None:
     assert (step_index(flow, None), step_index(flow, "a"), step_index(flow, "b")) == (0, 1, 2)
     with pytest.raises(ApiError) as refused:
         step_index(flow, "gone")
-    assert refused.value.status == 409 and "its steps are 'a', 'b'" in refused.value.error
+    assert step_index(flow, "hook") == 0, "a trigger in its own container can fail too"
+    assert refused.value.status == 409 and "its steps are 'hook', 'a', 'b'" in refused.value.error

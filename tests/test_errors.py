@@ -215,7 +215,7 @@ async def test_refusals_say_why(api: httpx.AsyncClient, target: LoopbackServer) 
     await put(api, renamed)
     gone = await api.post("/flows/errs-bad/errors/retry", json={"errorIds": [item["errorId"]], "fromStep": True})
     assert gone.status_code == 409, gone.text
-    assert "no step 'second'" in gone.json()["error"] and "'first', 'second-b'" in gone.json()["error"]
+    assert "no step 'second'" in gone.json()["error"] and "'hook', 'first', 'second-b'" in gone.json()["error"]
 
 
 REALTIME_BROKEN = "assert msg['body']['body']['n'] != 13, 'thirteen'\nreturn {'n': msg['body']['body']['n']}"
