@@ -14,7 +14,7 @@ from temporalio import activity
 from activities.step_io import container_spec, step_error_text, step_input
 from catalog.components import ComponentInfo
 from flows.mapping import MappingError
-from flows.message_ids import idempotency_key, poll_message_id
+from flows.message_ids import entry_of, idempotency_key, poll_message_id
 from flows.model import Flow, Step
 from flows.step_output import next_messages, runs_in_platform, webhook_trigger_output
 from steps.errors import StepFailure
@@ -35,6 +35,7 @@ from workflows.realtime_models import (
     WarmUpResult,
 )
 from workflows.replies import MAX_REPLY_OUTPUTS
+from workflows.retry_input import kept
 
 EXCERPT_CHARS = 4096
 
@@ -71,6 +72,7 @@ class RealtimeActivities:
         result.delivered = len(parts)
         result.milliseconds = _since(started)
         result.replies = replies.deltas()
+        _note_entries(result, call.items)
         return result
 
     @activity.defn(name="realtime_poll")
@@ -159,8 +161,18 @@ def _settle(flow: Flow, index: int, step: Step, part: "_Part", mapped: Message, 
 
 def _failed(message: Message, step: Step, error: str, error_type: str, body: object) -> StepFailed:
     text = str(body)
-    kept = body if len(text) <= EXCERPT_CHARS else {"excerpt": text[:EXCERPT_CHARS], "truncated": True}
-    return StepFailed(message_id=message.id, step_id=step.id, error=error, error_type=error_type, input=kept)
+    excerpt = body if len(text) <= EXCERPT_CHARS else {"excerpt": text[:EXCERPT_CHARS], "truncated": True}
+    return StepFailed(message_id=message.id, step_id=step.id, error=error, error_type=error_type, input=excerpt,
+                      arrived=kept(message))
+
+
+def _note_entries(result: BatchResult, items: list[Queued]) -> None:
+    """Each failure's message as it entered this batch, where a plain retry starts it again."""
+    entries = {item.message.id: item for item in items}
+    for failure in result.failures:
+        entry = entries.get(entry_of(failure.message_id, list(entries)) or "")
+        if entry is not None and kept(entry.message) is not None:
+            failure.entered = Queued(message=entry.message, start_at=entry.start_at)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from temporalio.client import Client
 
 from api.direct_starts import DirectStarts
+from api.error_retries import RetryLog
 from api.errors import TemporalUnavailable
 from api.flow_cache import FlowCache
 from api.flow_states import FlowStates
@@ -45,6 +46,7 @@ class Services:
         self.rate_limits = RateLimits(settings.db_path)
         self.direct_starts = DirectStarts(settings.direct_starts)
         self.in_flight = InFlight(self.client)
+        self.retry_log = RetryLog(settings.db_path)
 
     async def client(self) -> Client:
         """The Temporal client; ApiError 503 when Temporal cannot be reached."""

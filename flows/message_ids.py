@@ -16,3 +16,11 @@ def poll_message_id(flow_id: str, poll_number: int, poller_run_id: str) -> str:
     """Poll numbers start again at 1 when a poller is created anew (a flow stopped and started,
     deleted and defined again): the first run id of the poller's workflow keeps the ids apart."""
     return f"{flow_id}-poll-{poll_number}-{poller_run_id[:8]}" if poller_run_id else f"{flow_id}-poll-{poll_number}"
+
+
+def entry_of(message_id: str, entries: list[str]) -> str | None:
+    """Which of ``entries`` (messages that entered a run) ``message_id`` is, or came from: a fan-out
+    names its outputs ``<id>-<index>``, so the longest entry that is the id or a prefix of it
+    followed by ``-``."""
+    found = [entry for entry in entries if message_id == entry or message_id.startswith(f"{entry}-")]
+    return max(found, key=len, default=None)

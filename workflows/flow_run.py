@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from steps.protocol import Message
     from workflows.models import FlowRunInput, FlowRunResult, StepBatchCall, StepCall, StepRecord, StepResult
     from workflows.replies import FlowReply, ReplyRequest, run_reply
+    from workflows.retry_input import kept
     from workflows.run_report import RunReport, failed_branch_result
     from workflows.step_activity import execute_step, execute_step_batch
 
@@ -156,7 +157,8 @@ class FlowRunWorkflow:
                 elif item.status == "failed":
                     self._report.record_failed(StepRecord(step_id=step.id, component=step.component,
                                                           message_id=item.message.id, status="failed", error=item.error,
-                                                          error_type=item.error_type, input=item.input_body))
+                                                          error_type=item.error_type, input=item.input_body,
+                                                          arrived=kept(item.message)))
                 else:
                     self._report.http_reply(item.http_reply)
                     self._report.record(StepRecord(step_id=step.id, component=step.component,

@@ -76,6 +76,9 @@ class StepRecord(BaseModel):
     input: Any = None
     output: Any = None
     duration_ms: float | None = None
+    arrived: Message | None = Field(default=None, description="failures only: the message as it reached the step, "
+                                    "before its mapping, when small (workflows/retry_input.py); a retry from the step "
+                                    "starts from it")
 
 
 class FlowRunInput(BaseModel):

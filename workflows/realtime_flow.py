@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from flows.model import Flow
     from workflows.realtime_models import (
         SIGNAL_MESSAGES,
+        UPDATE_RETRY,
         BatchCall,
         BatchResult,
         FailedMessage,
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         RealtimeCarry,
         RealtimeControl,
         RealtimeInput,
+        RealtimeRetry,
         RealtimeStatus,
         RetireCall,
         StepFailed,
@@ -41,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         WarmUpResult,
     )
     from workflows.replies import FlowReply, RealtimeReplyCall, ReplyProgress
+    from workflows.retry_input import kept
     from workflows.schedule import next_poll_at
     from workflows.search import FLOW_VERSION
 
@@ -118,6 +121,21 @@ class RealtimeFlowWorkflow:
         finally:
             del self._awaited[message.id]
         return progress.reply(mode)
+
+    @workflow.update(name=UPDATE_RETRY)
+    def retry(self, request: RealtimeRetry) -> int:
+        """A failed message again, queued past the dedup window (its id is in it: the ``messages``
+        signal would count it a duplicate). Answers the number of messages waiting."""
+        self._carry.queue.append(Queued(message=request.message, start_at=request.start_at))
+        self._carry.counters.accepted += 1
+        return len(self._carry.queue)
+
+    @retry.validator
+    def _check_retry(self, request: RealtimeRetry) -> None:
+        steps = self._carry.flow.all_steps
+        if not 0 <= request.start_at < len(steps):
+            raise ValueError(f"v{self._carry.flow.version} has no step {request.start_at}; its steps are "
+                             + ", ".join(f"{index}: {step.id}" for index, step in enumerate(steps)))
 
     @workflow.update
     def control(self, request: RealtimeControl) -> RealtimeStatus:
@@ -214,7 +232,8 @@ class RealtimeFlowWorkflow:
             result = BatchResult(failures=[
                 StepFailed(message_id=item.message.id, step_id=flow.all_steps[item.start_at].id,
                            error=f"the batch could not run: {cause}", error_type="BatchFailed",
-                           input=item.message.body) for item in items])
+                           input=item.message.body, arrived=kept(item.message),
+                           entered=item if kept(item.message) else None) for item in items])
         finally:
             self._batches -= 1
             self._in_flight[flow.version] -= len(items)
@@ -231,7 +250,8 @@ class RealtimeFlowWorkflow:
         for failure in result.failures:
             self._carry.failures.append(FailedMessage(
                 message_id=failure.message_id, step_id=failure.step_id, error=failure.error,
-                error_type=failure.error_type, input=failure.input, flow_version=flow.version, at=now))
+                error_type=failure.error_type, input=failure.input, flow_version=flow.version, at=now,
+                arrived=failure.arrived, entered=failure.entered))
         del self._carry.failures[:-FAILURES_KEPT]
         for retry in result.retries:
             self._carry.queue.append(retry.queued.model_copy(update={"due": now + timedelta(seconds=retry.delay)}))

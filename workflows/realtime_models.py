@@ -13,6 +13,7 @@ from steps.protocol import HttpReply, Message
 
 RealtimeState = Literal["starting", "running", "stopping", "stopped"]
 SIGNAL_MESSAGES = "messages"
+UPDATE_RETRY = "retry"
 
 
 def realtime_workflow_id(flow_id: str) -> str:
@@ -31,6 +32,7 @@ class Queued(BaseModel):
 
     message: Message
     start_at: int = Field(default=0, description="index into flow.all_steps")
+    retry_of: str = Field(default="", description="the failed execution retried: the history names it")
     attempt: int = Field(default=1, description="attempt at the step start_at (1 unless it rebounded)")
     due: datetime | None = Field(default=None, description="a rebound's retry time")
     reply_to: str | None = Field(default=None, description=(
@@ -50,6 +52,9 @@ class FailedMessage(BaseModel):
     input: Any = None
     flow_version: int
     at: datetime | None = None
+    arrived: Message | None = Field(default=None, description="the message as it reached the step, when small")
+    entered: Queued | None = Field(default=None, description="the message as it entered the flow's processing "
+                                     "(trigger, polled record, rebound), when small: a plain retry starts there")
 
 
 class Counters(BaseModel):
@@ -144,6 +149,17 @@ class StepFailed(BaseModel):
     error: str
     error_type: str
     input: Any = None
+    arrived: Message | None = None
+    entered: Queued | None = None
+
+
+class RealtimeRetry(BaseModel):
+    """The ``retry`` update (POST /flows/{id}/errors/retry): a failed message again, entering at
+    ``start_at``. Queued directly, because the ``messages`` signal drops an id it has seen."""
+
+    message: Message
+    start_at: int = Field(default=0, description="index into flow.all_steps")
+    retry_of: str = Field(default="", description="the failed execution retried: the history names it")
 
 
 class ReplyDelta(BaseModel):

@@ -8,6 +8,7 @@ with workflow.unsafe.imports_passed_through():
     from flows.model import Step
     from steps.protocol import HttpReply, Message
     from workflows.models import FlowRunResult, StepRecord
+    from workflows.retry_input import kept
     from workflows.search import FAILED_STEP
 
 MAX_RECORDS = 100
@@ -59,6 +60,7 @@ class RunReport:
             step_id=step.id, component=step.component, message_id=message.id, status="failed",
             error=str(cause), error_type=cause.type if isinstance(cause, ApplicationError) else type(cause).__name__,
             input=details.get("input", message.body) if isinstance(details, dict) else message.body,
+            arrived=kept(message),
         ))
 
     def merge(self, branch: FlowRunResult) -> None:
