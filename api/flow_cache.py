@@ -16,29 +16,19 @@ import threading
 from api.flow_states import FlowRunState, FlowStates
 from api.store import BUSY_TIMEOUT_SECONDS, FlowStore, StoredFlow, connect_db
 
+# Any change to what intake reads bumps the counter, in the writer's own transaction.
+WATCHED = {"flow_versions": ("INSERT", "UPDATE", "DELETE"), "flow_states": ("INSERT", "UPDATE"),
+           "flow_drafts": ("INSERT", "UPDATE", "DELETE")}
+PAST = {"INSERT": "inserted", "UPDATE": "updated", "DELETE": "deleted"}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flow_generation (
     id         INTEGER PRIMARY KEY CHECK (id = 1),
     generation INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO flow_generation (id, generation) VALUES (1, 0);
-CREATE TRIGGER IF NOT EXISTS flow_versions_inserted AFTER INSERT ON flow_versions
-    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
-CREATE TRIGGER IF NOT EXISTS flow_versions_updated AFTER UPDATE ON flow_versions
-    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
-CREATE TRIGGER IF NOT EXISTS flow_versions_deleted AFTER DELETE ON flow_versions
-    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
-CREATE TRIGGER IF NOT EXISTS flow_states_inserted AFTER INSERT ON flow_states
-    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
-CREATE TRIGGER IF NOT EXISTS flow_states_updated AFTER UPDATE ON flow_states
-    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
-CREATE TRIGGER IF NOT EXISTS flow_drafts_inserted AFTER INSERT ON flow_drafts
-    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
-CREATE TRIGGER IF NOT EXISTS flow_drafts_updated AFTER UPDATE ON flow_drafts
-    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
-CREATE TRIGGER IF NOT EXISTS flow_drafts_deleted AFTER DELETE ON flow_drafts
-    BEGIN UPDATE flow_generation SET generation = generation + 1; END;
-"""
+""" + "".join(f"CREATE TRIGGER IF NOT EXISTS {table}_{PAST[event]} AFTER {event} ON {table}\n"
+              "    BEGIN UPDATE flow_generation SET generation = generation + 1; END;\n"
+              for table, events in WATCHED.items() for event in events)
 MAX_ENTRIES = 10_000  # requests for made-up flow ids must not grow it without end
 
 
