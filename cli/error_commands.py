@@ -21,6 +21,9 @@ def list_errors(args: argparse.Namespace, context: Context) -> ExitCode:
     if context.out.is_json:
         context.out.json(answer)
         return ExitCode.OK
+    if not answer.get("errors") and not args.page_token:
+        context.out.note(f"flow '{args.flow_id}' has no failed messages")  # on stderr, as kubectl says so
+        return ExitCode.OK
     context.out.table(["error id", "at", "version", "step", "execution", "retries", "error"], [
         [item.get("errorId"), short_time(item.get("at")), item.get("flowVersion"), item.get("stepId"),
          item.get("executionId"), len(item.get("retries") or []), item.get("error")]

@@ -469,6 +469,8 @@ def test_errors_list_pages() -> None:
     code, out, _ = cli(api, "errors", "list", "orders", "--page-token", "p2", "-o", "json")
     assert dict(api.requests[-1].url.params) == {"pageToken": "p2"}
     assert json.loads(out) == {"errors": [ERROR_ITEM], "nextPageToken": "p2"}
+    none = FakeApi({("GET", "/flows/orders/errors"): (200, {"errors": [], "nextPageToken": None})})
+    assert cli(none, "errors", "list", "orders") == (0, "", "note: flow 'orders' has no failed messages\n")
 
 
 def test_errors_retry_sends_the_agreed_body() -> None:
