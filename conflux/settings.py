@@ -17,6 +17,11 @@ class PlatformSettings(BaseSettings):
     task_queue: str = "conflux"
     temporal_ui_url: str = "http://127.0.0.1:8233"
     blob_dir: Path = REPO_ROOT / "var" / "blobs"
+    keys: str | None = Field(default=None, description=(
+        "encryption keys, 'id:base64key' entries separated by commas, the active one first (conflux/keys.py); "
+        "unset: the key file"))
+    key_file: Path = Field(default=REPO_ROOT / "var" / "keys", description=(
+        "encryption keys, one 'id base64key' line each, the active one first; created with one key if missing"))
     blob_threshold_bytes: int = 128 * 1024
     runner: Literal["auto", "docker", "process"] = "auto"
     component_dirs: list[Path] = []
