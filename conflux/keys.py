@@ -120,7 +120,7 @@ def _create_key_file(key_file: Path) -> None:
     """Written whole, then linked into place: when an API and a worker start together, one file wins
     and neither reads a half-written one."""
     key_file.parent.mkdir(parents=True, exist_ok=True)
-    draft = key_file.with_name(f".{key_file.name}.{os.getpid()}")
+    draft = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
     descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as out:
         out.write("# Conflux encryption keys: the first encrypts, all decrypt (docs/security.md)\n"
