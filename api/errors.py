@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError
 
+from conflux.keys import KeyRingError
 from flows.validation import FlowInvalid, Problem
 
 log = logging.getLogger("conflux.api")
@@ -66,11 +67,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(503, f"Temporal refused or did not answer ({exc.status.name}: {exc.message}); "
                                    "try again later")
 
+    async def key_ring_error(request: Request, exc: KeyRingError) -> JSONResponse:
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(503, f"the API cannot decrypt what it needs ({exc}); nothing was started")
+
     app.add_exception_handler(ApiError, api_error)  # type: ignore[arg-type]  # Starlette types handlers for any Exception
     app.add_exception_handler(FlowInvalid, flow_invalid)  # type: ignore[arg-type]  # Starlette types handlers for any Exception
     app.add_exception_handler(RequestValidationError, request_invalid)  # type: ignore[arg-type]  # Starlette types handlers for any Exception
     app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]  # Starlette types handlers for any Exception
     app.add_exception_handler(RPCError, rpc_error)  # type: ignore[arg-type]  # Starlette types handlers for any Exception
+    app.add_exception_handler(KeyRingError, key_ring_error)  # type: ignore[arg-type]  # Starlette types handlers for any Exception
 
 
 def _routing_error(request: Request, exc: HTTPException) -> str:

@@ -19,11 +19,13 @@ from api.flow_states import FlowStates
 from api.in_flight import InFlight
 from api.message_ids import AcceptedIds
 from api.rate_limits import RateLimits
+from api.secret_store import SecretStore
 from api.settings import ApiSettings
 from api.signal_bridge import SignalBridge
 from api.store import FlowStore
 from api.workflow_signals import WorkflowSignals
 from catalog.components import ComponentInfo
+from conflux.keys import load_key_ring
 from conflux.temporal import connect
 
 
@@ -36,7 +38,8 @@ class Services:
         self._client = client
         self._connecting = asyncio.Lock()
         self.flow_states = FlowStates(settings.db_path)
-        self.flows = FlowCache(store, self.flow_states)
+        self.secrets = SecretStore(settings.db_path, load_key_ring(settings.keys, settings.key_file))
+        self.flows = FlowCache(store, self.flow_states, self.secrets)
         self.signals = WorkflowSignals(self.client, settings)
         accepted = AcceptedIds(settings.db_path)
         self.bridge = SignalBridge(self.signals.realtime, accepted, gather_seconds=settings.realtime_gather_ms / 1000,

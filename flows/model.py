@@ -46,6 +46,40 @@ class ReplySettings(BaseModel):
         "seconds a caller waits; then 504 with the execution id, and the run goes on"))
 
 
+class WebhookAuth(BaseModel):
+    """Who may call a webhook flow's URL. The definition names a stored secret (``PUT /secrets/{name}``),
+    never the secret itself: definitions travel into Temporal's history."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["none", "basic", "api_key", "hmac"] = "none"
+    secret: str | None = Field(default=None, pattern=ID_PATTERN, description=(
+        "the stored secret's name: basic: the password; api_key: the key; hmac: the signing key"))
+    username: str | None = Field(default=None, description="basic: the user name the caller must send")
+    header: str | None = Field(default=None, description=(
+        "api_key: the header carrying the key (default X-API-Key); hmac: the signature header (default "
+        "X-Signature)"))
+    query: str | None = Field(default=None, description="api_key: a query parameter carrying the key instead")
+    algorithm: Literal["sha1", "sha256", "sha512"] = Field(default="sha256", description="hmac: the digest")
+    signature_prefix: str = Field(default="", description="hmac: text before the hex digest, e.g. 'sha256='")
+    timestamp_header: str | None = Field(default=None, description=(
+        "hmac: a header with the request's Unix time; then '<timestamp>.<body>' is signed, and requests older "
+        "or newer than tolerance_seconds are refused (replays)"))
+    tolerance_seconds: int = Field(default=300, ge=1, le=86_400)
+
+    @model_validator(mode="after")
+    def _fields_match_type(self) -> "WebhookAuth":
+        if self.type != "none" and self.secret is None:
+            raise ValueError(f"webhook_auth type '{self.type}' needs 'secret': the name of a secret stored with "
+                             "PUT /secrets/{name}")
+        if self.type == "basic" and not self.username:
+            raise ValueError("webhook_auth type 'basic' needs 'username'")
+        if self.query is not None and self.type != "api_key":
+            raise ValueError("'query' is for webhook_auth type 'api_key' only")
+        if self.timestamp_header is not None and self.type != "hmac":
+            raise ValueError("'timestamp_header' is for webhook_auth type 'hmac' only")
+        return self
+
+
 class RetryPolicy(BaseModel):
     """Retries of a step whose container crashed or hung (durable: Temporal keeps the message)."""
 
@@ -140,6 +174,8 @@ class Flow(BaseModel):
     max_in_flight: int | None = Field(default=None, ge=1, le=1_000_000, description=(
         "messages accepted and not yet done (running, or waiting to run) past which a sender gets 429; counted "
         "from Temporal, so every API process sees the same figure (unset: no cap)"))
+    webhook_auth: WebhookAuth | None = Field(default=None, description=(
+        "webhook flows: none, HTTP basic, an API key, or an HMAC signature of the body (docs/security.md)"))
     reply: ReplySettings | None = Field(default=None, description=(
         "answer every webhook and API message with the flow's reply (unset: 202 at once; a request may still "
         "ask with ?reply=first|last)"))
@@ -153,6 +189,12 @@ class Flow(BaseModel):
                 raise ValueError(f"step id '{step.id}' is used twice; step ids must be unique")
             seen.add(step.id)
         return steps
+
+    @model_validator(mode="after")
+    def _webhook_auth_for_webhooks(self) -> "Flow":
+        if self.webhook_auth is not None and self.webhook_auth.type != "none" and self.trigger.type != "webhook":
+            raise ValueError(f"webhook_auth is for webhook triggers; this flow's trigger is {self.trigger.type}")
+        return self
 
     @model_validator(mode="after")
     def _trigger_id_unique(self) -> "Flow":

@@ -5,8 +5,16 @@ from pathlib import Path
 
 from api.flow_cache import FlowCache
 from api.flow_states import FlowStates
+from api.secret_store import SecretStore
 from api.store import FlowStore
+from conflux.keys import KeyRing, load_key_ring, new_key_line
 from flows.model import Flow, Step, Trigger
+
+KEYS = load_key_ring(new_key_line(), Path("/nonexistent"))
+
+
+def cache(db: Path, keys: KeyRing = KEYS) -> FlowCache:
+    return FlowCache(FlowStore(db), FlowStates(db), SecretStore(db, keys))
 
 
 def a_flow(expression: str) -> Flow:
@@ -18,7 +26,7 @@ def a_flow(expression: str) -> Flow:
 def test_a_new_version_and_a_stop_written_elsewhere_are_seen_by_the_next_lookup(tmp_path: Path) -> None:
     db = tmp_path / "conflux.db"
     there_store = FlowStore(db)
-    here = FlowCache(FlowStore(db), FlowStates(db))
+    here = cache(db)
     there_states = FlowStates(db)
     assert here.latest("orders") is None and here.state("orders") is None
     there_store.save(a_flow("a"))
@@ -39,7 +47,7 @@ def test_a_draft_and_its_publish_written_elsewhere_are_seen_by_the_next_lookup(t
     through another process is the flow's version at the very next request."""
     db = tmp_path / "conflux.db"
     there = FlowStore(db)
-    here = FlowCache(FlowStore(db), FlowStates(db))
+    here = cache(db)
     assert here.latest("orders") is None and not here.has_draft("orders")
     there.save_draft(a_flow("a"))
     assert here.latest("orders") is None and here.has_draft("orders")
@@ -51,3 +59,15 @@ def test_a_draft_and_its_publish_written_elsewhere_are_seen_by_the_next_lookup(t
     assert here.has_draft("orders"), "a rollback keeps the draft"
     there.delete_draft("orders")
     assert not here.has_draft("orders")
+
+
+def test_a_secret_changed_elsewhere_is_seen_by_the_next_lookup(tmp_path: Path) -> None:
+    db = tmp_path / "conflux.db"
+    here, there = cache(db), SecretStore(db, KEYS)
+    assert here.secret("hook-key") is None
+    there.put("hook-key", "one")
+    assert here.secret("hook-key") == "one"
+    there.put("hook-key", "two")
+    assert here.secret("hook-key") == "two"
+    there.delete("hook-key")
+    assert here.secret("hook-key") is None

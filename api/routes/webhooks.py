@@ -7,6 +7,7 @@ sender's retry does not run the flow twice.
 
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
+from starlette.datastructures import QueryParams
 
 from api.bodies import multi_dict, parse_webhook_body, read_body
 from api.errors import ApiError
@@ -16,6 +17,7 @@ from api.replies import REPLY_RESPONSES, reply_response, requested_reply
 from api.responses import CamelModel, ExecutionId, WorkflowId
 from api.runs import message_id
 from api.services import ServicesDep
+from api.webhook_auth import check_webhook_auth, credential_fields
 from flows.model import Flow
 from steps.protocol import Message
 
@@ -42,13 +44,21 @@ async def receive(request: Request, flow_id: str, services: ServicesDep) -> Hook
     _require_webhook(flow)
     reply = requested_reply(flow, request.query_params)
     data = await read_body(request, services.settings.max_body_bytes)
+    auth = flow.webhook_auth
+    if auth is not None and auth.secret is not None:
+        check_webhook_auth(flow, services.flows.secret(auth.secret), request.headers, request.query_params, data)
+    key_header, key_query = credential_fields(auth)
+    url, query = request.url, request.query_params
+    if key_query is not None:
+        url = url.remove_query_params(key_query)
+        query = QueryParams(url.query)
     message = Message(
         id=message_id(request),
         body=parse_webhook_body(data, request.headers.get("content-type")),
-        headers=request_headers(request),
+        headers=request_headers(request, key_header),
         method=request.method,
-        url=str(request.url),
-        query=multi_dict(request.query_params.multi_items()),
+        url=str(url),
+        query=multi_dict(query.multi_items()),
         path=extra,
     )
     started = await accept_message(services, flow, message, reply)
@@ -58,12 +68,13 @@ async def receive(request: Request, flow_id: str, services: ServicesDep) -> Hook
                         workflow_id=started.workflow_id, duplicate=started.duplicate)
 
 
-def request_headers(request: Request) -> dict[str, str]:
-    """Lower-cased names, repeated headers joined; credentials are not passed into the flow."""
+def request_headers(request: Request, key_header: str | None = None) -> dict[str, str]:
+    """Lower-cased names, repeated headers joined; credentials (and the flow's API key header) are
+    not passed into the flow."""
     headers: dict[str, str] = {}
     for name, value in request.headers.items():
         name = name.lower()
-        if name in DROPPED_HEADERS:
+        if name in DROPPED_HEADERS or name == key_header:
             continue
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
