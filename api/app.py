@@ -1,8 +1,9 @@
 """The FastAPI application: wiring only (routes live in their own modules)."""
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
+from api.auth import authorize
 from api.errors import install_error_handlers
 from api.routes import (
     definitions,
@@ -14,6 +15,7 @@ from api.routes import (
     pollers,
     realtime,
     secrets,
+    tokens,
     webhooks,
 )
 from api.services import Services
@@ -32,7 +34,9 @@ def create_app(settings: ApiSettings | None = None, client: Client | None = None
     app = FastAPI(title="Conflux API", version="0.1.0", description=DESCRIPTION)
     app.state.services = Services(settings, FlowStore(settings.db_path), load_catalog(settings.component_dirs), client)
     install_error_handlers(app)
-    routers = (webhooks, executions, definitions, drafts, lifecycle, pollers, realtime, errors, secrets, health)
-    for module in routers:  # hot paths first
-        app.include_router(module.router)
+    app.include_router(webhooks.router)  # hot path first; webhooks have their own authentication (webhook_auth)
+    guarded = (executions, definitions, drafts, lifecycle, pollers, realtime, errors, secrets, tokens)
+    for module in guarded:
+        app.include_router(module.router, dependencies=[Depends(authorize)])  # api/auth.py: bearer tokens
+    app.include_router(health.router)
     return app

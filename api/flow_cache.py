@@ -16,10 +16,12 @@ import threading
 from api.flow_states import FlowRunState, FlowStates
 from api.secret_store import SecretStore
 from api.store import BUSY_TIMEOUT_SECONDS, FlowStore, StoredFlow, connect_db
+from api.tokens import TokenInfo, TokenStore, token_hash
 
 # Any change to what intake reads bumps the counter, in the writer's own transaction.
 WATCHED = {"flow_versions": ("INSERT", "UPDATE", "DELETE"), "flow_states": ("INSERT", "UPDATE"),
-           "flow_drafts": ("INSERT", "UPDATE", "DELETE"), "secrets": ("INSERT", "UPDATE", "DELETE")}
+           "flow_drafts": ("INSERT", "UPDATE", "DELETE"), "secrets": ("INSERT", "UPDATE", "DELETE"),
+           "api_tokens": ("INSERT", "UPDATE", "DELETE")}
 PAST = {"INSERT": "inserted", "UPDATE": "updated", "DELETE": "deleted"}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flow_generation (
@@ -36,10 +38,11 @@ MAX_ENTRIES = 10_000  # requests for made-up flow ids must not grow it without e
 class FlowCache:
     """``latest``, ``has_draft`` and ``state`` as FlowStore and FlowStates answer them, read once per change."""
 
-    def __init__(self, store: FlowStore, states: FlowStates, secrets: SecretStore) -> None:
+    def __init__(self, store: FlowStore, states: FlowStates, secrets: SecretStore, tokens: TokenStore) -> None:
         self._store = store
         self._states = states
         self._secrets = secrets
+        self._tokens = tokens
         with connect_db(store.path) as db:  # sqlite3's own context manager would leave it open
             db.executescript(SCHEMA)
         self._db: sqlite3.Connection | None = None
@@ -49,6 +52,7 @@ class FlowCache:
         self._state: dict[str, FlowRunState | None] = {}
         self._has_draft: dict[str, bool] = {}
         self._secret: dict[str, str | None] = {}
+        self._token: dict[str, TokenInfo | None] = {}  # by the token's hash
 
     def latest(self, flow_id: str) -> StoredFlow | None:
         self._revalidate()
@@ -75,16 +79,25 @@ class FlowCache:
             self._secret[name] = self._secrets.value(name)
         return self._secret[name]
 
+    def token(self, token: str) -> TokenInfo | None:
+        """An API token's scopes and state (the management API checks one on every request)."""
+        self._revalidate()
+        key = token_hash(token)
+        if key not in self._token:
+            self._token[key] = self._tokens.find(token)
+        return self._token[key]
+
     def _revalidate(self) -> None:
         with self._lock:
             if self._db is None:
                 self._db = sqlite3.connect(self._store.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
                                            check_same_thread=False)
             generation = self._db.execute("SELECT generation FROM flow_generation").fetchone()[0]
-            cached = len(self._latest) + len(self._state) + len(self._has_draft) + len(self._secret)
+            cached = len(self._latest) + len(self._state) + len(self._has_draft) + len(self._secret) + len(self._token)
             if generation != self._generation or cached > MAX_ENTRIES:
                 self._latest.clear()
                 self._state.clear()
                 self._has_draft.clear()
                 self._secret.clear()
+                self._token.clear()
                 self._generation = generation

@@ -23,6 +23,7 @@ from api.secret_store import SecretStore
 from api.settings import ApiSettings
 from api.signal_bridge import SignalBridge
 from api.store import FlowStore
+from api.tokens import TokenStore
 from api.workflow_signals import WorkflowSignals
 from catalog.components import ComponentInfo
 from conflux.keys import load_key_ring
@@ -39,7 +40,8 @@ class Services:
         self._connecting = asyncio.Lock()
         self.flow_states = FlowStates(settings.db_path)
         self.secrets = SecretStore(settings.db_path, load_key_ring(settings.keys, settings.key_file))
-        self.flows = FlowCache(store, self.flow_states, self.secrets)
+        self.tokens = TokenStore(settings.db_path)
+        self.flows = FlowCache(store, self.flow_states, self.secrets, self.tokens)
         self.signals = WorkflowSignals(self.client, settings)
         accepted = AcceptedIds(settings.db_path)
         self.bridge = SignalBridge(self.signals.realtime, accepted, gather_seconds=settings.realtime_gather_ms / 1000,

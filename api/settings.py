@@ -16,6 +16,9 @@ class ApiSettings(PlatformSettings):
     max_body_bytes: int = Field(default=10 * MIB, ge=1, description="largest webhook/execution body accepted")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    api_auth: bool = Field(default=True, description=(
+        "every route but /healthz, the webhooks and the docs needs a bearer token (api/tokens.py); false: none "
+        "does (tests, benchmarks)"))
     access_log: bool = Field(default=False, description="log every request (costs a tenth of intake's speed)")
     realtime_gather_ms: float = Field(default=2.0, ge=0, le=1000,
                                       description="real-time flows: how long requests are gathered into one signal")

@@ -31,7 +31,7 @@ def platform_env(temporal_address: str, folder: Path, port: int, runner: str = "
     return {**os.environ, "CONFLUX_TEMPORAL_ADDRESS": temporal_address,
             "CONFLUX_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}", "CONFLUX_DB_PATH": str(folder / "conflux.db"),
             "CONFLUX_BLOB_DIR": str(folder / "blobs"), "CONFLUX_PORT": str(port), "CONFLUX_RUNNER": runner,
-            "PYTHONPATH": str(REPO_ROOT)}
+            "PYTHONPATH": str(REPO_ROOT), "CONFLUX_API_AUTH": "false"}  # benchmarks measure flows, not tokens
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.BaseTransport | 
     except SystemExit as exit_:  # argparse: --help (0) or a usage error (2), already printed
         return exit_.code if isinstance(exit_.code, int) else ExitCode.USAGE
     out.mode = args.output
-    api = ApiClient(args.api, timeout=args.request_timeout, transport=transport)
+    api = ApiClient(args.api, timeout=args.request_timeout, transport=transport, token=args.token)
     try:
         return int(args.handler(args, Context(api=api, out=out)))
     except CliFailure as failure:

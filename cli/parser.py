@@ -52,6 +52,8 @@ def common_options(defaults: bool) -> argparse.ArgumentParser:
     default = (lambda value: value) if defaults else (lambda value: argparse.SUPPRESS)
     options.add_argument("--api", metavar="URL", default=default(os.environ.get("CONFLUX_API_URL", DEFAULT_API_URL)),
                          help=f"the API's base URL (default: $CONFLUX_API_URL or {DEFAULT_API_URL})")
+    options.add_argument("--token", metavar="TOKEN", default=default(os.environ.get("CONFLUX_TOKEN")),
+                         help="the API token (default: $CONFLUX_TOKEN; the local stack prints one)")
     options.add_argument("-o", "--output", choices=["table", "json"], default=default("table"),
                          help="table (default, for people) or json (the API's answer as it is, for scripts)")
     options.add_argument("--request-timeout", metavar="S", type=positive_float, default=default(DEFAULT_TIMEOUT),

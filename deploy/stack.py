@@ -61,11 +61,12 @@ def main(argv: list[str] | None = None) -> int:
                                               "--host", "127.0.0.1", "--port", str(args.demo_port),
                                               "--log-level", "warning"], run_dir, env, args.demo_port))
         services.append(start_service("worker", [sys.executable, "-m", "worker"], run_dir, env))
+        token = local_token(state)
         services.append(start_python("api", ["api"], run_dir, env, args.api_port))
         api = f"http://127.0.0.1:{args.api_port}"
-        loaded = load_flows(api, args.flows, env)
+        loaded = load_flows(api, args.flows, env, token)
         example = None if args.no_example_run or "orders" not in loaded else send_example(api)
-        report(args, runner, loaded, example, run_dir)
+        report(args, runner, loaded, example, run_dir, token)
         if args.exit_after_start:
             return 0
         while not stopping.is_set() and all(s.process.poll() is None for s in services):
@@ -119,7 +120,25 @@ def start_python(name: str, module_args: list[str], run_dir: Path, env: dict[str
     return service
 
 
-def load_flows(api: str, folder: Path, env: dict[str, str]) -> list[str]:
+def local_token(state: Path) -> str:
+    """The local stack's admin token (api/tokens.py), kept in the state folder (mode 0600) and used
+    again while it is valid, so restarts do not pile tokens up."""
+    from api.tokens import TokenStore
+
+    store = TokenStore(state / "conflux.db")
+    kept = state / "api-token"
+    if kept.exists():
+        token = kept.read_text().strip()
+        found = store.find(token)
+        if found is not None and found.revoked_at is None:
+            return token
+    _, token = store.create("local stack", ["admin"])
+    kept.touch(mode=0o600)
+    kept.write_text(token + "\n")
+    return token
+
+
+def load_flows(api: str, folder: Path, env: dict[str, str], token: str) -> list[str]:
     """Create (or update) each flow of the folder through the API and start the polling and
     real-time ones;
     a bad file stops the start."""
@@ -128,12 +147,12 @@ def load_flows(api: str, folder: Path, env: dict[str, str]) -> list[str]:
         if path.suffix not in FLOW_SUFFIXES:
             continue
         definition = read_definition(path, env)
-        status, answer = http_json("PUT", f"{api}/flows/{definition['id']}", definition)
+        status, answer = http_json("PUT", f"{api}/flows/{definition['id']}", definition, token)
         if status >= 400:
             raise RuntimeError(f"loading {path} failed ({status}): {json.dumps(answer, indent=2)}")
         loaded.append(definition["id"])
         if (definition.get("trigger") or {}).get("type") == "polling" or definition.get("type") == "realtime":
-            status, answer = http_json("POST", f"{api}/flows/{definition['id']}/start")
+            status, answer = http_json("POST", f"{api}/flows/{definition['id']}/start", token=token)
             if status >= 400:
                 raise RuntimeError(f"starting the flow {definition['id']} failed ({status}): {answer}")
     return loaded
@@ -146,9 +165,12 @@ def send_example(api: str) -> dict[str, Any]:
     return answer
 
 
-def http_json(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+def http_json(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -157,7 +179,7 @@ def http_json(method: str, url: str, body: Any = None) -> tuple[int, Any]:
 
 
 def report(args: argparse.Namespace, runner: str, flows: list[str], example: dict[str, Any] | None,
-           run_dir: Path) -> None:
+           run_dir: Path, token: str) -> None:
     ui = f"http://127.0.0.1:{args.ui_port}"
     api = f"http://127.0.0.1:{args.api_port}"
     lines = [
@@ -170,6 +192,10 @@ def report(args: argparse.Namespace, runner: str, flows: list[str], example: dic
         f"  flows loaded   {', '.join(flows) or 'none'}  (from {args.flows})",
         f"  logs and pids  {run_dir}",
         "",
+        "The API wants this token (admin scope; also in the state folder's api-token file):",
+        f"  export CONFLUX_TOKEN={token}",
+        f"  curl -H \"Authorization: Bearer $CONFLUX_TOKEN\" {api}/flows   # the conflux CLI reads it too",
+        "",
         "Send the example flow a message:",
         f"  curl -X POST {api}/hooks/orders -H 'content-type: application/json' "
         "-d '{\"customer\": \"acme\", \"total\": 120}'",
@@ -178,7 +204,7 @@ def report(args: argparse.Namespace, runner: str, flows: list[str], example: dic
     ]
     if example:
         execution = example.get("executionId")
-        lines.append(f"An example run was started: {execution} -> {api}/executions/{execution}")
+        lines.append(f"An example run was started: {execution} -> {api}/executions/{execution} (with the token)")
     lines.append("Ctrl-C stops everything.")
     print("\n".join(lines), flush=True)
 

@@ -15,6 +15,9 @@ from deploy.temporal_server import dev_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# The API's bearer tokens are tested in tests/test_api_auth.py (and the local stack's in test_stack);
+# elsewhere the tests talk to the API, or start API processes, without them.
+os.environ.setdefault("CONFLUX_API_AUTH", "false")
 
 
 DOCKER_FIXTURES = frozenset({"docker_engine", "component_images", "probe_image"})

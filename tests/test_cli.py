@@ -137,6 +137,15 @@ def test_options_are_taken_before_or_after_the_command() -> None:
     assert json.loads(cli(api, "flows", "list", "-o", "json")[1]) == {"flows": []}
 
 
+def test_the_token_goes_as_a_bearer_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    api = FakeApi({("GET", "/flows"): (200, {"flows": []})})
+    cli(api, "flows", "list", "--token", "cfx_given")
+    assert api.requests[-1].headers["Authorization"] == "Bearer cfx_given"
+    monkeypatch.setenv("CONFLUX_TOKEN", "cfx_from_env")
+    cli(api, "flows", "list")
+    assert api.requests[-1].headers["Authorization"] == "Bearer cfx_from_env"
+
+
 # --- exit codes from the API's answers ----------------------------------------------------------
 
 def test_api_errors_are_one_line_from_the_api_with_their_exit_code() -> None:

@@ -7,6 +7,7 @@ from api.flow_cache import FlowCache
 from api.flow_states import FlowStates
 from api.secret_store import SecretStore
 from api.store import FlowStore
+from api.tokens import TokenStore
 from conflux.keys import KeyRing, load_key_ring, new_key_line
 from flows.model import Flow, Step, Trigger
 
@@ -14,7 +15,7 @@ KEYS = load_key_ring(new_key_line(), Path("/nonexistent"))
 
 
 def cache(db: Path, keys: KeyRing = KEYS) -> FlowCache:
-    return FlowCache(FlowStore(db), FlowStates(db), SecretStore(db, keys))
+    return FlowCache(FlowStore(db), FlowStates(db), SecretStore(db, keys), TokenStore(db))
 
 
 def a_flow(expression: str) -> Flow:
@@ -71,3 +72,14 @@ def test_a_secret_changed_elsewhere_is_seen_by_the_next_lookup(tmp_path: Path) -
     assert here.secret("hook-key") == "two"
     there.delete("hook-key")
     assert here.secret("hook-key") is None
+
+
+def test_a_token_revoked_elsewhere_is_refused_at_the_next_lookup(tmp_path: Path) -> None:
+    db = tmp_path / "conflux.db"
+    here, there = cache(db), TokenStore(db)
+    info, token = there.create("ci", ["read"])
+    found = here.token(token)
+    assert found is not None and found.revoked_at is None
+    there.revoke(info.id)
+    revoked = here.token(token)
+    assert revoked is not None and revoked.revoked_at is not None

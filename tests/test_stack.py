@@ -3,18 +3,23 @@ containers, the demo sink receives the result, and Ctrl-C (SIGTERM) stops every 
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+
+import pytest
 
 from deploy.processes import free_port
 from tests.conftest import REPO_ROOT
 
 
-def get_json(url: str):
-    with urllib.request.urlopen(url, timeout=10) as answer:
+def get_json(url: str, token: str | None = None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as answer:
         return json.loads(answer.read())
 
 
@@ -31,7 +36,8 @@ def test_local_stack_runs_the_example_flow(tmp_path, component_images):
                str(ports["temporal"]), "--ui-port", str(ports["ui"]), "--api-port", str(ports["api"]),
                "--demo-port", str(ports["demo"])]
     log = open(tmp_path / "stack.log", "w+")
-    stack = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    env = {name: value for name, value in os.environ.items() if name != "CONFLUX_API_AUTH"}  # as a user runs it
+    stack = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 180
         while "Ctrl-C stops everything" not in (tmp_path / "stack.log").read_text():
@@ -39,10 +45,16 @@ def test_local_stack_runs_the_example_flow(tmp_path, component_images):
             assert time.monotonic() < deadline, "the stack did not come up"
             time.sleep(0.5)
         api = f"http://127.0.0.1:{ports['api']}"
-        started = post_json(f"{api}/hooks/orders", {"customer": "globex", "total": 7})
+        [token] = re.findall(r"export CONFLUX_TOKEN=(\S+)", (tmp_path / "stack.log").read_text())
+        assert (tmp_path / "api-token").read_text().strip() == token
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get_json(f"{api}/flows")
+        assert refused.value.code == 401, "the API wants the token the stack printed"
+        assert {flow["id"] for flow in get_json(f"{api}/flows", token)["flows"]} >= {"orders"}
+        started = post_json(f"{api}/hooks/orders", {"customer": "globex", "total": 7})  # webhooks need none
         status = {}
         while time.monotonic() < deadline:
-            status = get_json(f"{api}/executions/{started['executionId']}")
+            status = get_json(f"{api}/executions/{started['executionId']}", token)
             if status["status"] != "RUNNING":
                 break
             time.sleep(0.5)
