@@ -81,7 +81,7 @@ class RealtimeActivities:
         message_id = poll_message_id(flow.id, call.poll_number, call.poller_run_id)
         message = Message(id=message_id, idempotencyKey=idempotency_key(flow.id, message_id, trigger.id))
         request = StepRequest(id=f"poll-{call.poll_number}", function=trigger.function, msg=message,
-                              cfg=trigger.config, snapshot=call.snapshot)
+                              cfg=trigger.config, snapshot=call.snapshot, variables=flow.variables)
         [outcome] = await self.pool.call(_key(flow, trigger), self._spec(flow, trigger), trigger.replicas, [request],
                                          trigger.timeout, trigger.retry.max_attempts)
         if isinstance(outcome, StepFailure):
@@ -105,14 +105,14 @@ class RealtimeActivities:
         requests, inputs = [], []
         for number, part in enumerate(here):
             try:
-                mapped = step_input(flow.id, step, part.message)
+                mapped = step_input(flow.id, step, part.message, flow.variables)
             except MappingError as exc:
                 failed = _failed(part.message, step, f"step '{step.id}': {exc}", "MappingError", part.message.body)
                 result.failures.append(failed)
                 replies.failed(part.reply_to, failed.error)
                 continue
             requests.append(StepRequest(id=f"{number}:{part.message.id}@{step.id}", function=step.function,
-                                        msg=mapped, cfg=step.config))
+                                        msg=mapped, cfg=step.config, variables=flow.variables))
             inputs.append((part, mapped))
         outcomes = await self.pool.call(_key(flow, step), self._spec(flow, step), step.replicas, requests,
                                         step.timeout, step.retry.max_attempts)

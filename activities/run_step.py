@@ -35,9 +35,9 @@ class StepActivities:
     async def run_step(self, call: StepCall) -> StepResult:
         started = time.perf_counter()
         step = call.step
-        message = _step_input(call.flow_id, step, call.message)
+        message = _step_input(call, step, call.message)
         request = StepRequest(id=f"{message.id or 'msg'}@{step.id}", function=step.function, msg=message,
-                              cfg=step.config, snapshot=call.snapshot)
+                              cfg=step.config, snapshot=call.snapshot, variables=call.variables)
         try:
             async with heartbeating():
                 [outcome] = await self._run_fresh(call, [request])
@@ -63,12 +63,13 @@ class StepActivities:
         for index, original in enumerate(call.messages):
             key = f"{index}:{original.id}@{step.id}"
             try:
-                message = _step_input(call.flow_id, step, original)
+                message = _step_input(call, step, original)
             except ApplicationError as error:
                 items[key] = BatchItem(message=original, status="failed", error=str(error), error_type=error.type)
                 continue
             items[key] = BatchItem(message=original, status="ok", input_body=message.body)
-            requests.append(StepRequest(id=key, function=step.function, msg=message, cfg=step.config))
+            requests.append(StepRequest(id=key, function=step.function, msg=message, cfg=step.config,
+                                        variables=call.variables))
         try:
             async with heartbeating():
                 outcomes = await self._run_fresh(call, requests) if requests else []
@@ -93,9 +94,9 @@ class StepActivities:
         return container_spec(step, self.catalog, labels, f"step '{step.id}' of flow '{call.flow_id}'")
 
 
-def _step_input(flow_id: str, step: Step, message: Message) -> Message:
+def _step_input(call: StepCall | StepBatchCall, step: Step, message: Message) -> Message:
     try:
-        return step_input(flow_id, step, message)
+        return step_input(call.flow_id, step, message, call.variables)
     except MappingError as exc:
         raise ApplicationError(f"step '{step.id}': {exc}", _failure_details(step, message),
                                type="MappingError", non_retryable=True) from None

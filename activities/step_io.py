@@ -2,6 +2,7 @@
 container spec of a step and the mapping of its input (what its output becomes: flows/step_output.py)."""
 
 from collections.abc import Mapping
+from typing import Any
 
 from catalog.components import ComponentInfo
 from flows.mapping import apply_mapping
@@ -25,12 +26,12 @@ def container_spec(step: Step, catalog: Mapping[str, ComponentInfo], labels: dic
     )
 
 
-def step_input(flow_id: str, step: Step, message: Message) -> Message:
-    """What the step's container gets: the body its mapping makes of the message (MappingError
-    when it fails), and the idempotency key of this message at this step."""
+def step_input(flow_id: str, step: Step, message: Message, variables: dict[str, Any] | None = None) -> Message:
+    """What the step's container gets: the body its mapping makes of the message and the flow's
+    variables (MappingError when it fails), and the idempotency key of this message at this step."""
     update: dict[str, object] = {"idempotencyKey": idempotency_key(flow_id, message.id, step.id)}
     if step.mapping is not None:
-        update["body"] = apply_mapping(step.mapping, message.body, message.model_dump(mode="json"))
+        update["body"] = apply_mapping(step.mapping, message.model_dump(mode="json"), variables)
     return message.model_copy(update=update)
 
 

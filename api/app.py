@@ -16,6 +16,7 @@ from api.routes import (
     realtime,
     secrets,
     tokens,
+    variables,
     webhooks,
 )
 from api.services import Services
@@ -35,7 +36,7 @@ def create_app(settings: ApiSettings | None = None, client: Client | None = None
     app.state.services = Services(settings, FlowStore(settings.db_path), load_catalog(settings.component_dirs), client)
     install_error_handlers(app)
     app.include_router(webhooks.router)  # hot path first; webhooks have their own authentication (webhook_auth)
-    guarded = (executions, definitions, drafts, lifecycle, pollers, realtime, errors, secrets, tokens)
+    guarded = (executions, definitions, drafts, variables, lifecycle, pollers, realtime, errors, secrets, tokens)
     for module in guarded:
         app.include_router(module.router, dependencies=[Depends(authorize)])  # api/auth.py: bearer tokens
     app.include_router(health.router)

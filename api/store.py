@@ -127,6 +127,16 @@ class FlowStore:
                                         (flow_id, version)))
             return _save_in(db, earlier.flow, on_new_version) if earlier is not None else None
 
+    def save_changed(self, flow_id: str, change: Callable[[Flow], Flow],
+                     on_new_version: NewVersionHook | None = None) -> SaveOutcome | None:
+        """The latest version as ``change`` makes it, stored as the next version (nothing new when it
+        comes out the same); read and write in one transaction, so a save in between is never undone.
+        None when the flow has no version."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            latest = _first(db.execute(LATEST, (flow_id,)))
+            return _save_in(db, change(latest.flow), on_new_version) if latest is not None else None
+
     def save_draft(self, flow: Flow) -> DraftSaved:
         """Create or replace the flow's draft."""
         with self._connect() as db:

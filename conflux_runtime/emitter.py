@@ -23,11 +23,13 @@ class Emitter:
     """Sends events for one request. After ``end`` (explicit or automatic) further emits are dropped
     with a warning, because the platform has already moved on."""
 
-    def __init__(self, request_id: str, send: Send) -> None:
+    def __init__(self, request_id: str, send: Send, flow_variables: dict[str, Any] | None = None) -> None:
         self.request_id = request_id
         self._send = send
         self.ended = False
         self.log = Logger(request_id)
+        self.flow_variables: dict[str, Any] = dict(flow_variables or {})
+        """The flow's variables (the request's ``variables``; elastic.io's ``this.getFlowVariables()``)."""
 
     def _event(self, kind: str, **fields: Any) -> None:
         if self.ended:
@@ -36,13 +38,16 @@ class Emitter:
         self._send({"id": self.request_id, "type": kind, **fields})
 
     def data(self, body: Any, *, headers: dict[str, Any] | None = None,
-             attachments: dict[str, Any] | None = None) -> None:
-        """One output message; call it as often as there are messages (a splitter calls it N times)."""
+             attachments: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None) -> None:
+        """One output message; call it as often as there are messages (a splitter calls it N times).
+        ``metadata`` is merged into the message's metadata, which later steps keep."""
         msg: dict[str, Any] = {"body": body}
         if headers:
             msg["headers"] = headers
         if attachments:
             msg["attachments"] = attachments
+        if metadata:
+            msg["metadata"] = metadata
         self._event("data", msg=msg)
 
     def error(self, error: BaseException | str) -> None:

@@ -28,7 +28,8 @@ class Executor:
 
     def handle(self, request: dict[str, Any]) -> None:
         request_id = str(request.get("id", ""))
-        emit = Emitter(request_id, self._track(request))
+        variables = request.get("variables")
+        emit = Emitter(request_id, self._track(request), variables if isinstance(variables, dict) else None)
         try:
             self._dispatch(request, emit)
         except Rebound as exc:

@@ -111,6 +111,14 @@ class ReboundPolicy(BaseModel):
 Mapping = str | dict[str, str]
 
 
+def checked_variables(variables: dict[str, Any]) -> dict[str, Any]:
+    """Flow variables as given, or ValueError for a name no expression could use."""
+    for name in variables:
+        if not name.strip():
+            raise ValueError("a flow variable needs a name (an empty or blank key was given)")
+    return variables
+
+
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=ID_PATTERN)
@@ -176,6 +184,9 @@ class Flow(BaseModel):
         "from Temporal, so every API process sees the same figure (unset: no cap)"))
     webhook_auth: WebhookAuth | None = Field(default=None, description=(
         "webhook flows: none, HTTP basic, an API key, or an HMAC signature of the body (docs/security.md)"))
+    variables: dict[str, Any] | None = Field(default=None, description=(
+        "flow variables: key -> any JSON, read by mappings and JSONata components as $getFlowVariables() and by "
+        "components from the step request; PUT /flows/{id}/variables changes them (a new version)"))
     reply: ReplySettings | None = Field(default=None, description=(
         "answer every webhook and API message with the flow's reply (unset: 202 at once; a request may still "
         "ask with ?reply=first|last)"))
@@ -189,6 +200,11 @@ class Flow(BaseModel):
                 raise ValueError(f"step id '{step.id}' is used twice; step ids must be unique")
             seen.add(step.id)
         return steps
+
+    @field_validator("variables")
+    @classmethod
+    def _variable_names(cls, variables: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if variables is None else checked_variables(variables)
 
     @model_validator(mode="after")
     def _webhook_auth_for_webhooks(self) -> "Flow":

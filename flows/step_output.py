@@ -12,15 +12,16 @@ REQUEST_DEFAULTS: dict[str, Any] = {"body": None, "headers": {}, "method": "POST
 
 def next_messages(data: list[Message], incoming: Message, step: Step, passthrough: bool) -> list[Message]:
     """Give every output an id derived from its input (so reruns produce the same ids), carry the
-    earlier outputs along as passthrough, and keep the request that started the execution
-    (``method``, ``url``, ``query``, ``path``; ``headers`` unless the step emitted its own) so
-    ``$msg`` shows it at every step."""
+    earlier outputs along as passthrough (bodies, and the headers steps emitted), and keep the
+    request that started the execution (``method``, ``url``, ``query``, ``path``; ``headers``
+    unless the step emitted its own) so ``$msg`` shows it at every step."""
     outputs = []
     for index, out in enumerate(data):
         carried = {**incoming.passthrough, step.id: out.body} if passthrough else {}
         outputs.append(out.model_copy(update={
             "id": incoming.id if len(data) == 1 else f"{incoming.id}-{index}",
             "passthrough": carried,
+            "passthroughHeaders": carried_headers(incoming, step, out) if passthrough else None,
             "metadata": {**incoming.metadata, **out.metadata},
             "headers": out.headers or incoming.headers,
             "method": incoming.method if out.method is None else out.method,
@@ -29,6 +30,15 @@ def next_messages(data: list[Message], incoming: Message, step: Step, passthroug
             "path": incoming.path if out.path is None else out.path,
         }))
     return outputs
+
+
+def carried_headers(incoming: Message, step: Step, out: Message) -> dict[str, dict[str, Any]] | None:
+    """Headers for ``elasticio.<step id>.headers``: only those a step emitted itself (a webhook
+    trigger's request headers, an HTTP response's), so a flow of steps that emit none carries nothing
+    more (docs/flows.md has the measured size)."""
+    if not out.headers:
+        return incoming.passthroughHeaders
+    return {**(incoming.passthroughHeaders or {}), step.id: out.headers}
 
 
 def runs_in_platform(step: Step) -> bool:

@@ -28,6 +28,7 @@ class Message(BaseModel):
     query: dict[str, Any] | None = None
     path: str | None = None
     idempotencyKey: str | None = None  # set per step request (flows/message_ids.py), never carried on
+    passthroughHeaders: dict[str, dict[str, Any]] | None = None  # step id -> headers that step emitted itself
 
 
 class StepRequest(BaseModel):
@@ -38,6 +39,7 @@ class StepRequest(BaseModel):
     cfg: dict[str, Any] | None = None
     snapshot: dict[str, Any] | None = None
     method: str | None = None
+    variables: dict[str, Any] | None = None  # the flow's variables (process requests; left out when it has none)
 
     def encode(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> bytes:
         line = self.model_dump_json(exclude_none=True).encode("utf-8") + b"\n"

@@ -569,3 +569,59 @@ async def test_switching_ordinary_to_realtime_and_back_is_a_publish_that_loses_n
         assert tags == sorted(tags) and set(tags) == {1, 2, 3}, "each message ran on the version active for it"
         state = {f["id"]: f for f in (await api.get("/flows")).json()["flows"]}[flow_id]["state"]
         assert state == "running"
+
+
+# --- flow variables and elastic.io's JSONata extensions in mappings -------------------------------
+
+VARIABLES_FLOW: dict[str, Any] = {
+    "id": "variables",
+    "name": "Variables",
+    "variables": {"region": "eu", "threshold": 10},
+    "trigger": {"id": "hook", "component": "webhook", "function": "receive"},
+    "steps": [
+        {"id": "keep", "component": "filter", "function": "filter",
+         "config": {"expression": "body.total > $getFlowVariables().threshold"}},
+        {"id": "shape", "component": "transform", "function": "transform",
+         "mapping": {"region": "$getFlowVariables().region", "custom": 'elasticio.hook.headers."x-custom"',
+                     "total": "elasticio.hook.body.body.total", "stepId": "elasticio.hook.stepId",
+                     "kept": "$getPassthrough().keep.body.body.total"},
+         "config": {"expression": "$merge([$, {'threshold': $getFlowVariables().threshold}])"}},
+    ],
+}
+
+
+async def run_variables_flow(api: httpx.AsyncClient, total: int) -> dict[str, Any]:
+    answer = await api.post("/hooks/variables", json={"total": total}, headers={"X-Custom": "yes"})
+    assert answer.status_code == 202, answer.text
+    status = await finished(api, answer.json()["executionId"])
+    assert status["status"] == "COMPLETED", status
+    return status
+
+
+async def test_flow_variables_and_elasticio_passthrough_in_mappings_and_components(api: httpx.AsyncClient) -> None:
+    assert (await api.put("/flows/variables", json=VARIABLES_FLOW)).status_code == 201
+    first = await run_variables_flow(api, 12)
+    assert record(first, "shape")["input"] == {"region": "eu", "custom": "yes", "total": 12, "stepId": "hook",
+                                               "kept": 12}, "the mapping saw variables and whole earlier messages"
+    assert first["result"]["outputs"] == [{**record(first, "shape")["input"], "threshold": 10}], "and the component"
+
+    changed = await api.put("/flows/variables/variables", json={"variables": {"region": "us", "threshold": 20}})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["version"], changed.json()["changed"]) == (2, True)
+    assert changed.json()["flow"]["steps"] == (await api.get("/flows/variables?version=1")).json()["steps"]
+    read = (await api.get("/flows/variables/variables")).json()
+    assert read == {"id": "variables", "version": 2, "variables": {"region": "us", "threshold": 20}}
+    same = await api.put("/flows/variables/variables", json={"variables": {"region": "us", "threshold": 20}})
+    assert (same.json()["version"], same.json()["changed"]) == (2, False)
+
+    dropped = await run_variables_flow(api, 12)
+    assert dropped["flowVersion"] == 2 and dropped["result"]["totals"]["filtered"] == 1, "12 is no longer > 20"
+    passed = await run_variables_flow(api, 25)
+    assert passed["result"]["outputs"][0]["region"] == "us" and passed["result"]["outputs"][0]["threshold"] == 20
+
+    blank = await api.put("/flows/variables/variables", json={"variables": {" ": 1}})
+    assert blank.status_code == 422 and "needs a name" in blank.text
+    missing = await api.put("/flows/nope/variables", json={"variables": {}})
+    assert missing.status_code == 404 and "GET /flows lists the flows" in missing.json()["error"]
+    removed = await api.put("/flows/variables/variables", json={"variables": {}})
+    assert removed.json()["version"] == 3 and removed.json()["flow"].get("variables") is None

@@ -94,7 +94,7 @@ class FlowRunWorkflow:
             return self._run_in_platform(step, message)
         call = StepCall(flow_id=self._flow.id, flow_version=self._flow.version, execution_id=self._run.execution_id,
                         step=step, message=message, passthrough=self._flow.passthrough,
-                        standby=self._flow.standby_of(step))
+                        standby=self._flow.standby_of(step), variables=self._flow.variables)
         self._report.count_step_runs(1)
         async with self._slots:
             try:
@@ -139,7 +139,8 @@ class FlowRunWorkflow:
             step = steps[index]
             call = StepBatchCall(flow_id=self._flow.id, flow_version=self._flow.version,
                                  execution_id=self._run.execution_id, step=step, messages=batch,
-                                 passthrough=self._flow.passthrough, standby=self._flow.standby_of(step))
+                                 passthrough=self._flow.passthrough, standby=self._flow.standby_of(step),
+                                 variables=self._flow.variables)
             self._report.count_step_runs(len(batch))
             async with self._slots:
                 try:

@@ -23,6 +23,7 @@ class StepCall(BaseModel):
     passthrough: bool = True
     standby: int | None = Field(default=None, description="standby containers asked for (None: the worker's)")
     snapshot: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[str, Any] | None = Field(default=None, description="the flow's variables (flows/model.py)")
 
 
 class StepResult(BaseModel):
@@ -43,6 +44,7 @@ class StepBatchCall(BaseModel):
     messages: list[Message]
     passthrough: bool = True
     standby: int | None = Field(default=None, description="standby containers asked for (None: the worker's)")
+    variables: dict[str, Any] | None = Field(default=None, description="the flow's variables (flows/model.py)")
 
 
 class BatchItem(BaseModel):

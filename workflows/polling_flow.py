@@ -154,7 +154,7 @@ class PollRunWorkflow:
         message = Message(id=poll_message_id(flow.id, poll.poll_number, poll.poller_run_id))
         call = StepCall(flow_id=flow.id, flow_version=flow.version, execution_id=poll_id, step=trigger,
                         message=message, snapshot=poll.snapshot, passthrough=flow.passthrough,
-                        standby=flow.standby_of(trigger))
+                        standby=flow.standby_of(trigger), variables=flow.variables)
         try:
             fetched = await execute_step(call)
         except ActivityError as error:

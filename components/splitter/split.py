@@ -1,4 +1,11 @@
-"""Splitter action: one data message per element of the array a JSONata path selects."""
+"""Splitter action: one data message per element of what a JSONata expression selects.
+
+elastic.io's semantics (its "Split on JSONata Expression"): each element of an array is a message
+(an empty array: none); a single object is one message (JSONata gives a path that matches one
+element that element, not an array of one). Conflux deliberately goes further: a string, number or
+boolean, alone or in an array, is a message too (elastic.io fails with "Can't emit single
+primitive!" / "Splitting arrays of objects only!"). A path that selects nothing is an error.
+"""
 
 from typing import Any
 
@@ -6,32 +13,16 @@ from jsonata_expressions import evaluate, required_expression
 
 
 class SplitError(Exception):
-    """The path did not select an array."""
+    """The path selected nothing."""
 
 
 def process(msg: dict[str, Any], cfg: dict[str, Any], snapshot: dict[str, Any], emit: Any) -> None:
-    path = required_expression(cfg, "path")
-    selected = evaluate(path, msg)
-    if not isinstance(selected, list):
+    path = required_expression(cfg, "path", "expression")
+    selected = evaluate(path, msg, emit.flow_variables)
+    if selected is None:
         raise SplitError(
-            f"the path {path!r} must select an array, but it selected {describe(selected)}; "
-            "fix the path (append [] to always get an array, e.g. orders.lines[])"
+            f"the path {path!r} selected nothing (no such field in the body); fix the path, "
+            "or use a transform step when nothing to split is not an error"
         )
-    for item in selected:
+    for item in selected if isinstance(selected, list) else [selected]:
         emit.data(item)
-
-
-def describe(value: Any) -> str:
-    """A short phrase for an error message: what was found instead of an array."""
-    if value is None:
-        return "nothing (no such field in the body)"
-    if isinstance(value, dict):
-        keys = ", ".join(list(value)[:8]) or "no keys"
-        return f"an object (keys: {keys})"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, (int, float)):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        return f"a string ({value[:60]!r})"
-    return f"a {type(value).__name__}"
