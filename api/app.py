@@ -4,7 +4,8 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
-from api.routes import definitions, drafts, errors, executions, health, lifecycle, pollers, realtime, webhooks
+from api.metrics import install_intake_metrics
+from api.routes import definitions, drafts, errors, executions, health, lifecycle, metrics, pollers, realtime, webhooks
 from api.services import Services
 from api.settings import ApiSettings
 from api.store import FlowStore
@@ -21,7 +22,8 @@ def create_app(settings: ApiSettings | None = None, client: Client | None = None
     app = FastAPI(title="Conflux API", version="0.1.0", description=DESCRIPTION)
     app.state.services = Services(settings, FlowStore(settings.db_path), load_catalog(settings.component_dirs), client)
     install_error_handlers(app)
-    routers = (webhooks, executions, definitions, drafts, lifecycle, pollers, realtime, errors, health)
+    install_intake_metrics(app)
+    routers = (webhooks, executions, definitions, drafts, lifecycle, pollers, realtime, errors, health, metrics)
     for module in routers:  # hot paths first
         app.include_router(module.router)
     return app
