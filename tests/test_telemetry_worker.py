@@ -19,8 +19,8 @@ from deploy.processes import free_port, stop_process
 from tests.conftest import PROBE_DIR
 from tests.flow_helpers import start_worker_process
 from tests.loopback import LoopbackServer
-from tests.test_realtime import until_running
 from tests.test_observability import dashboard_metric_names, family_name
+from tests.test_realtime import until_running
 from tests.waiting import finished, until
 
 pytestmark = pytest.mark.temporal
