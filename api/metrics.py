@@ -10,6 +10,7 @@ requests (404) count under ``flow="(unknown)"``, whatever path they named.
 """
 
 import contextvars
+import functools
 import inspect
 import re
 import time
@@ -23,7 +24,7 @@ from starlette.responses import Response
 
 from api.errors import ApiError
 from api.intake import Accepted
-from conflux.log_context import logging_fields
+from conflux.log_context import LogFields, set_fields, unbind_fields
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 UNKNOWN_FLOW = "(unknown)"
@@ -52,6 +53,7 @@ Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 class IntakeNote:
     """What the route and the error handler learnt about one intake request."""
 
+    status: int = 500  # until the answer starts: an exception that escapes is a 500
     outcome: str | None = None
     reply: str | None = None
 
@@ -98,21 +100,22 @@ class IntakeMetrics:
         if flow_id is None:
             await self.app(scope, receive, send)
             return
-        started, note, status = time.perf_counter(), IntakeNote(), 500
-        token = _note.set(note)
+        started, note = time.perf_counter(), IntakeNote()
+        note_token = _note.set(note)
+        message_id = _header(scope, b"idempotency-key", b"x-request-id")
+        fields_token = set_fields(LogFields(flow=flow_id, message_id=message_id))
 
         async def send_counted(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                note.status = message["status"]
             await send(message)
 
         try:
-            with logging_fields(flow=flow_id, message_id=_header(scope, b"idempotency-key", b"x-request-id")):
-                await self.app(scope, receive, send_counted)
+            await self.app(scope, receive, send_counted)
         finally:
-            _note.reset(token)
-            _count(UNKNOWN_FLOW if status == 404 else flow_id, status, note, time.perf_counter() - started)
+            unbind_fields(fields_token)
+            _note.reset(note_token)
+            _count(flow_id, note, time.perf_counter() - started)
 
 
 def install_intake_metrics(app: FastAPI) -> None:
@@ -130,11 +133,23 @@ def install_intake_metrics(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, noting)
 
 
-def _count(flow_id: str, status: int, note: IntakeNote, seconds: float) -> None:
-    MESSAGES.labels(flow_id, outcome_of(status, note)).inc()
+def _count(flow_id: str, note: IntakeNote, seconds: float) -> None:
+    if note.status == 404:
+        flow_id = UNKNOWN_FLOW
+    _messages(flow_id, outcome_of(note.status, note)).inc()
     if note.reply is not None:
         REPLIES.labels(flow_id, note.reply).inc()
-    INTAKE_SECONDS.labels(flow_id, "accept" if note.reply is None else "reply").observe(seconds)
+    _intake_seconds(flow_id, "accept" if note.reply is None else "reply").observe(seconds)
+
+
+@functools.cache  # a label set's child, kept (labels are bounded): Counter.labels takes a lock per call
+def _messages(flow_id: str, outcome: str) -> Counter:
+    return MESSAGES.labels(flow_id, outcome)
+
+
+@functools.cache
+def _intake_seconds(flow_id: str, mode: str) -> Histogram:
+    return INTAKE_SECONDS.labels(flow_id, mode)
 
 
 def _intake_flow(scope: Scope) -> str | None:

@@ -209,3 +209,18 @@ async def test_the_api_counts_every_intake_outcome(api_without_worker: httpx.Asy
                for sample in family.samples
                if sample.name == "conflux_api_intake_duration_seconds_count" and sample.labels["flow"] == plain}
     assert latency == {"accept": 6, "reply": 1}
+
+
+async def test_the_apis_lines_during_an_intake_request_carry_its_flow_and_message_id(json_log: io.StringIO) -> None:
+    async def route(scope: Any, receive: Any, send: Any) -> None:
+        logging.getLogger("conflux.api").warning("Temporal call failed")
+        await send({"type": "http.response.start", "status": 202, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def sent(_: Any) -> None:
+        return None
+
+    scope = {"type": "http", "path": "/hooks/orders/extra", "method": "POST", "headers": [(b"x-request-id", b"r-1")]}
+    await api.metrics.IntakeMetrics(route)(scope, None, sent)  # type: ignore[arg-type]  # no body is read
+    [line] = json_lines(json_log)
+    assert (line["flow"], line["message_id"], line["level"]) == ("orders", "r-1", "warning")
