@@ -13,6 +13,8 @@ from temporalio import activity
 
 from activities.step_io import container_spec, step_error_text, step_input
 from catalog.components import ComponentInfo
+from conflux.log_context import logging_fields
+from conflux.metrics import polled, realtime_batch, step_finished
 from flows.mapping import MappingError
 from flows.message_ids import entry_of, idempotency_key, poll_message_id
 from flows.model import Flow, Step
@@ -58,6 +60,7 @@ class RealtimeActivities:
         """Each queued message from its own step to the end; fan-out parts travel on together."""
         started = time.perf_counter()
         flow, steps = call.flow, call.flow.all_steps
+        realtime_batch(flow.id, len(call.items))
         result = BatchResult()
         replies = _Replies(call.items)
         parts = [_Part(item.start_at, item.message, item.attempt, item.reply_to) for item in call.items]
@@ -66,7 +69,8 @@ class RealtimeActivities:
             if not here:
                 continue
             parts = [part for part in parts if part.at != index]
-            parts += await self._run_step(flow, index, step, here, result, replies)
+            with logging_fields(flow=flow.id, version=flow.version, step=step.id):
+                parts += await self._run_step(flow, index, step, here, result, replies)
         for part in parts:
             replies.delivered(part.reply_to, part.message.body)
         result.delivered = len(parts)
@@ -77,6 +81,12 @@ class RealtimeActivities:
 
     @activity.defn(name="realtime_poll")
     async def poll(self, call: PollCall) -> PollResult:
+        with logging_fields(flow=call.flow.id, version=call.flow.version, step=call.flow.trigger.id):
+            result = await self._poll(call)
+        polled(call.flow.id, None if result.error is not None else len(result.messages))
+        return result
+
+    async def _poll(self, call: PollCall) -> PollResult:
         flow, trigger = call.flow, call.flow.trigger
         message_id = poll_message_id(flow.id, call.poll_number, call.poller_run_id)
         message = Message(id=message_id, idempotencyKey=idempotency_key(flow.id, message_id, trigger.id))
@@ -114,8 +124,12 @@ class RealtimeActivities:
             requests.append(StepRequest(id=f"{number}:{part.message.id}@{step.id}", function=step.function,
                                         msg=mapped, cfg=step.config, variables=flow.variables))
             inputs.append((part, mapped))
+        called = time.perf_counter()
         outcomes = await self.pool.call(_key(flow, step), self._spec(flow, step), step.replicas, requests,
                                         step.timeout, step.retry.max_attempts)
+        if requests:
+            ok = not any(isinstance(outcome, StepFailure) or outcome.error is not None for outcome in outcomes)
+            step_finished(flow.id, step.id, step.component, time.perf_counter() - called, ok)
         onward: list[_Part] = []
         for (part, mapped), outcome in zip(inputs, outcomes, strict=True):
             onward += _settle(flow, index, step, part, mapped, outcome, result, replies)

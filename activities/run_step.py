@@ -12,6 +12,8 @@ from temporalio.exceptions import ApplicationError
 from activities.heartbeat import heartbeating
 from activities.step_io import container_spec, step_error_text, step_input
 from catalog.components import ComponentInfo
+from conflux.log_context import logging_fields
+from conflux.metrics import polled, step_finished
 from flows.mapping import MappingError
 from flows.model import Step
 from flows.step_output import next_messages
@@ -22,6 +24,7 @@ from steps.spec import ContainerSpec
 from workflows.models import BatchItem, StepBatchCall, StepBatchResult, StepCall, StepResult
 
 INPUT_EXCERPT_BYTES = 64 * 1024
+POLL_WORKFLOW = "PollRun"  # run_step runs a polling trigger when this workflow type calls it
 
 
 class StepActivities:
@@ -33,6 +36,20 @@ class StepActivities:
 
     @activity.defn(name="run_step")
     async def run_step(self, call: StepCall) -> StepResult:
+        with logging_fields(flow=call.flow_id, version=call.flow_version, step=call.step.id,
+                            message_id=call.message.id, execution_id=call.execution_id):
+            polling = activity.info().workflow_type == POLL_WORKFLOW
+            try:
+                result = await self._run_step(call)
+            except BaseException:
+                if polling:
+                    polled(call.flow_id, None)
+                raise
+            if polling:
+                polled(call.flow_id, len(result.messages))
+            return result
+
+    async def _run_step(self, call: StepCall) -> StepResult:
         started = time.perf_counter()
         step = call.step
         message = _step_input(call, step, call.message)
@@ -56,6 +73,11 @@ class StepActivities:
     async def run_step_batch(self, call: StepBatchCall) -> StepBatchResult:
         """Many messages through one container: one start, one request per message. A failure of
         one message is that message's; a crash or hang of the container retries the batch."""
+        with logging_fields(flow=call.flow_id, version=call.flow_version, step=call.step.id,
+                            execution_id=call.execution_id):
+            return await self._run_step_batch(call)
+
+    async def _run_step_batch(self, call: StepBatchCall) -> StepBatchResult:
         started = time.perf_counter()
         step = call.step
         items: dict[str, BatchItem] = {}
@@ -81,8 +103,14 @@ class StepActivities:
 
     async def _run_fresh(self, call: StepCall | StepBatchCall, requests: list[StepRequest]) -> list[RequestOutcome]:
         step = call.step
-        return await self.pool.run_fresh(self._spec(step, call), requests, step.timeout,
-                                         origin=f"{call.flow_id}/{step.id}", standby=call.standby)
+        started, ok = time.perf_counter(), False
+        try:
+            outcomes = await self.pool.run_fresh(self._spec(step, call), requests, step.timeout,
+                                                 origin=f"{call.flow_id}/{step.id}", standby=call.standby)
+            ok = all(outcome.error is None for outcome in outcomes)
+            return outcomes
+        finally:
+            step_finished(call.flow_id, step.id, step.component, time.perf_counter() - started, ok)
 
     def _spec(self, step: Step, call: StepCall | StepBatchCall) -> ContainerSpec:
         labels = {

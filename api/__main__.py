@@ -4,11 +4,15 @@ import uvicorn
 
 from api.app import create_app
 from api.settings import ApiSettings
+from conflux.logs import configure_logging
 
 
 def main() -> None:
+    """Logging is ours (CONFLUX_LOG_FORMAT), uvicorn's lines included: its own config is not used."""
     settings = ApiSettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=settings.access_log)
+    configure_logging(settings.log_format)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=settings.access_log,
+                log_config=None)
 
 
 if __name__ == "__main__":

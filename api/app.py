@@ -5,6 +5,7 @@ from temporalio.client import Client
 
 from api.auth import authorize
 from api.errors import install_error_handlers
+from api.metrics import install_intake_metrics
 from api.routes import (
     definitions,
     drafts,
@@ -12,6 +13,7 @@ from api.routes import (
     executions,
     health,
     lifecycle,
+    metrics,
     pollers,
     realtime,
     secrets,
@@ -35,8 +37,10 @@ def create_app(settings: ApiSettings | None = None, client: Client | None = None
     app = FastAPI(title="Conflux API", version="0.1.0", description=DESCRIPTION)
     app.state.services = Services(settings, FlowStore(settings.db_path), load_catalog(settings.component_dirs), client)
     install_error_handlers(app)
+    install_intake_metrics(app)
     app.include_router(webhooks.router)  # hot path first; webhooks have their own authentication (webhook_auth)
-    guarded = (executions, definitions, drafts, variables, lifecycle, pollers, realtime, errors, secrets, tokens)
+    guarded = (executions, definitions, drafts, variables, lifecycle, pollers, realtime, errors, secrets, tokens,
+               metrics)
     for module in guarded:
         app.include_router(module.router, dependencies=[Depends(authorize)])  # api/auth.py: bearer tokens
     app.include_router(health.router)

@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from conflux.logs import LogFormat
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,3 +35,12 @@ class PlatformSettings(BaseSettings):
         "(0: off); a flow or step may set its own 'standby'"))
     standby_idle_seconds: float = Field(default=900.0, gt=0, description=(
         "an image no run asked for in this long gives its standby containers back"))
+    log_format: LogFormat = Field(default="text", description=(
+        "'json': one JSON object per log line with flow, version, step, message and execution ids "
+        "(docs/observability.md)"))
+    metrics_address: str | None = Field(default=None, description=(
+        "worker: host:port where Conflux's own metrics are served at /metrics (unset: not served)"))
+    temporal_metrics_address: str | None = Field(default=None, description=(
+        "worker: host:port where the Temporal SDK's own metrics are served (unset: not served)"))
+    metrics_refresh_seconds: float = Field(default=10.0, gt=0, description=(
+        "worker: how often the real-time flows' waiting figures are read from their status"))

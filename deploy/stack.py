@@ -30,6 +30,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ui-port", type=int, default=int(os.environ.get("CONFLUX_UI_PORT", 8233)))
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("CONFLUX_PORT", 8000)))
     parser.add_argument("--demo-port", type=int, default=int(os.environ.get("CONFLUX_DEMO_PORT", 8100)))
+    parser.add_argument("--metrics-port", type=int, default=int(os.environ.get("CONFLUX_METRICS_PORT", 9464)),
+                        help="the worker's metrics; the Temporal SDK's on the next port (docs/observability.md)")
     parser.add_argument("--flows", type=Path, default=REPO_ROOT / "examples" / "flows",
                         help="folder of flow files to load")
     parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / "var", help="databases, blobs, logs, pid files")
@@ -49,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
            "CONFLUX_TEMPORAL_UI_URL": f"http://127.0.0.1:{args.ui_port}",
            "CONFLUX_BLOB_DIR": str(state / "blobs"), "CONFLUX_DB_PATH": str(state / "conflux.db"),
            "CONFLUX_PORT": str(args.api_port), "CONFLUX_RUNNER": args.runner,
-           "DEMO_URL": f"http://127.0.0.1:{args.demo_port}"}
+           "DEMO_URL": f"http://127.0.0.1:{args.demo_port}",
+           "CONFLUX_METRICS_ADDRESS": f"127.0.0.1:{args.metrics_port}",
+           "CONFLUX_TEMPORAL_METRICS_ADDRESS": f"127.0.0.1:{args.metrics_port + 1}"}
     services: list[Service] = []
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -188,6 +192,8 @@ def report(args: argparse.Namespace, runner: str, flows: list[str], example: dic
         f"  API            {api}    (interactive docs: {api}/docs)",
         f"  Temporal UI    {ui}/namespaces/default/workflows",
         f"  demo endpoints http://127.0.0.1:{args.demo_port}    (what the example flows delivered: /sink)",
+        f"  metrics        {api}/metrics, worker http://127.0.0.1:{args.metrics_port}/metrics, Temporal SDK "
+        f"http://127.0.0.1:{args.metrics_port + 1}/metrics",
         f"  step runner    {runner}",
         f"  flows loaded   {', '.join(flows) or 'none'}  (from {args.flows})",
         f"  logs and pids  {run_dir}",

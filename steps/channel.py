@@ -6,6 +6,9 @@ import json
 import logging
 from abc import ABC, abstractmethod
 
+from conflux.log_context import LogFields
+from conflux.logs import FIELDS_ATTRIBUTE
+
 STDERR_TAIL_LINES = 40
 step_log = logging.getLogger("conflux.step")
 
@@ -17,6 +20,7 @@ class Channel(ABC):
         self.stdout = stdout
         self.description = description
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self.log_fields = LogFields()  # what its stderr lines are about: set by whoever hands it work
 
     @abstractmethod
     async def write(self, data: bytes) -> None: ...
@@ -54,7 +58,7 @@ class Channel(ABC):
             return
         self.stderr_tail.append(text)
         level, message = _log_fields(text)
-        step_log.log(level, "%s: %s", self.description, message)
+        step_log.log(level, "%s: %s", self.description, message, extra={FIELDS_ATTRIBUTE: self.log_fields})
 
     def stderr_excerpt(self, lines: int = 10) -> str:
         return "\n".join(list(self.stderr_tail)[-lines:])

@@ -19,6 +19,7 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from conflux.log_context import current_fields
 from steps.docker_housekeeping import OWNER_LABEL, worker_owner
 from steps.errors import StepFailure
 from steps.protocol import RequestOutcome, StepRequest
@@ -86,6 +87,7 @@ class WarmPool:
             session = await self.runner.open(owned, timeout)
         else:
             session.channel.description = spec.describe()
+        session.channel.log_fields = current_fields()
         try:
             outcomes = await session.call(requests, timeout)  # stdin stays open: the exit comes later
         except BaseException:
@@ -93,6 +95,14 @@ class WarmPool:
             raise
         self._in_background(_finish_used(session))
         return outcomes
+
+    def warm_containers(self) -> dict[str, int]:
+        """Started warm containers per real-time flow (every version); no I/O: for the metrics."""
+        counts: dict[str, int] = {}
+        for key, step in list(self._steps.items()):
+            started = sum(1 for replica in step.replicas if replica.session is not None)
+            counts[key.flow_id] = counts.get(key.flow_id, 0) + started
+        return counts
 
     def standby_idle(self) -> dict[str, int]:
         """Ready standby containers per image."""
@@ -183,6 +193,7 @@ class WarmPool:
             for attempt in range(1, attempts + 1):
                 try:
                     session = await self._open(replica)
+                    session.channel.log_fields = current_fields()
                     return await session.call(requests, timeout)
                 except asyncio.CancelledError:
                     await asyncio.shield(self._discard(replica))  # mid-exchange: its stream is out of step

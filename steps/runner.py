@@ -12,10 +12,11 @@ import os
 from abc import ABC, abstractmethod
 from typing import Literal
 
+from conflux.metrics import container_failed, container_started
 from steps.channel import Channel
 from steps.docker_channel import DockerChannel, docker_client
 from steps.docker_housekeeping import remove_leftover_containers
-from steps.errors import RunnerUnavailable
+from steps.errors import RunnerUnavailable, StepFailure
 from steps.process_channel import ProcessChannel
 from steps.protocol import DEFAULT_MAX_LINE_BYTES, RequestOutcome, StepRequest
 from steps.session import StepSession
@@ -35,13 +36,23 @@ class StepRunner(ABC):
     @abstractmethod
     async def _start(self, spec: ContainerSpec) -> Channel: ...
 
+    async def _session(self, spec: ContainerSpec) -> StepSession:
+        """A started container's session, counted (a start that fails is counted as a failure)."""
+        try:
+            channel = await self._start(spec)
+        except StepFailure as failure:
+            container_failed(spec.image, type(failure).__name__)
+            raise
+        container_started(spec.image)
+        return StepSession(channel, self.max_line_bytes, spec.image)
+
     async def remove_leftovers(self) -> int:
         """Remove what an earlier worker killed with -9 left behind; how many were removed."""
         return 0
 
     async def open(self, spec: ContainerSpec, ready_timeout: float = READY_TIMEOUT) -> StepSession:
         """Start a container and wait until its runtime is ready for requests."""
-        session = StepSession(await self._start(spec), self.max_line_bytes)
+        session = await self._session(spec)
         try:
             await session.handshake(ready_timeout)
         except asyncio.CancelledError:
@@ -51,7 +62,7 @@ class StepRunner(ABC):
 
     async def run_once(self, spec: ContainerSpec, requests: list[StepRequest], timeout: float) -> list[RequestOutcome]:
         """Start, send the batch, close stdin, collect every outcome, check the exit, remove."""
-        session = StepSession(await self._start(spec), self.max_line_bytes)
+        session = await self._session(spec)
         try:
             await session.handshake(timeout)
             outcomes = await session.call(requests, timeout, last=True)

@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from conflux.metrics import container_failed
 from steps.channel import Channel
 from steps.errors import (
     ComponentBroken,
@@ -25,13 +26,21 @@ from steps.protocol import (
 class StepSession:
     """One container's conversation. Use :meth:`call` for a batch, :meth:`finish` to end it."""
 
-    def __init__(self, channel: Channel, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+    def __init__(self, channel: Channel, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, image: str = "") -> None:
         self.channel = channel
         self.max_line_bytes = max_line_bytes
+        self.image = image  # the metrics' label for its failures
         self._closed = False
 
     async def handshake(self, timeout: float) -> None:
         """Wait for ``ready``; ``fatal``, garbage or silence fail here with the reason."""
+        try:
+            await self._handshake(timeout)
+        except StepFailure as failure:
+            container_failed(self.image, type(failure).__name__)
+            raise
+
+    async def _handshake(self, timeout: float) -> None:
         try:
             event = await asyncio.wait_for(self._next_event(), timeout)
         except TimeoutError:
@@ -62,6 +71,13 @@ class StepSession:
         """Send a batch and collect every request's outcome. ``timeout`` is per request: each
         must end within it of the one before. ``last`` closes stdin after sending (one-shot
         mode). A timeout kills the container: its state is unknown afterwards."""
+        try:
+            return await self._call(requests, timeout, last)
+        except StepFailure as failure:
+            container_failed(self.image, type(failure).__name__)
+            raise
+
+    async def _call(self, requests: list[StepRequest], timeout: float, last: bool) -> list[RequestOutcome]:
         lines = b"".join(request.encode(self.max_line_bytes) for request in requests)
         try:
             return await self._exchange(lines, [r.id for r in requests], last, timeout)
@@ -79,8 +95,12 @@ class StepSession:
             await asyncio.wait_for(self._drain_to_exit(), timeout)
         except TimeoutError:
             await self.abort()
+            container_failed(self.image, StepTimeout.__name__)
             raise StepTimeout(f"{self.channel.description} did not exit within {timeout:g}s after its "
                               "input was closed", detail=self.channel.stderr_excerpt()) from None
+        except StepFailure as failure:
+            container_failed(self.image, type(failure).__name__)
+            raise
         finally:
             await self.channel.dispose()
 

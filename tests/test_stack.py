@@ -31,10 +31,10 @@ def post_json(url: str, body) -> dict:
 
 
 def test_local_stack_runs_the_example_flow(tmp_path, component_images):
-    ports = {name: free_port() for name in ("temporal", "ui", "api", "demo")}
+    ports = {name: free_port() for name in ("temporal", "ui", "api", "demo", "metrics")}
     command = [sys.executable, "-m", "deploy.stack", "--state-dir", str(tmp_path), "--temporal-port",
                str(ports["temporal"]), "--ui-port", str(ports["ui"]), "--api-port", str(ports["api"]),
-               "--demo-port", str(ports["demo"])]
+               "--demo-port", str(ports["demo"]), "--metrics-port", str(ports["metrics"])]
     log = open(tmp_path / "stack.log", "w+")
     env = {name: value for name, value in os.environ.items() if name != "CONFLUX_API_AUTH"}  # as a user runs it
     stack = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -61,6 +61,12 @@ def test_local_stack_runs_the_example_flow(tmp_path, component_images):
         assert status["status"] == "COMPLETED", status
         sink = get_json(f"http://127.0.0.1:{ports['demo']}/sink")
         assert {"customer": "globex", "total": 7, "tier": "silver"} in sink["items"]
+        for metrics, name in ((ports["metrics"], "conflux_step_duration_seconds_count{"),
+                              (ports["metrics"] + 1, "temporal_workflow_completed{"), (ports["api"], "conflux_api_")):
+            scrape = urllib.request.Request(f"http://127.0.0.1:{metrics}/metrics",  # the API's needs a token
+                                            headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(scrape, timeout=10) as answer:
+                assert name in answer.read().decode(), f"the stack serves metrics on {metrics}"
         pids = [int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")]
         assert len(pids) == 4
     finally:

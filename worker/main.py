@@ -16,10 +16,12 @@ from activities.realtime import RealtimeActivities
 from activities.run_step import StepActivities
 from activities.start_runs import start_runs
 from catalog.components import ComponentInfo, load_catalog
+from conflux.logs import configure_logging
 from conflux.settings import PlatformSettings
 from conflux.temporal import connect
 from steps.pool import WarmPool
 from steps.runner import StepRunner, make_runner
+from worker.metrics import serving_metrics, temporal_runtime
 from workflows.flow_run import FlowRunWorkflow
 from workflows.intake import FlowIntakeWorkflow
 from workflows.polling_flow import PollingFlowWorkflow, PollRunWorkflow
@@ -56,10 +58,11 @@ def container_pool(settings: PlatformSettings, runner: StepRunner) -> WarmPool:
 async def running_worker(client: Client, settings: PlatformSettings, runner: StepRunner,
                          catalog: Mapping[str, ComponentInfo]) -> AsyncIterator[Worker]:
     """A running worker and its container pool; on exit the worker drains, then every container
-    the pool holds (warm, standby, finishing) is removed."""
+    the pool holds (warm, standby, finishing) is removed. Metrics are served meanwhile when
+    ``settings.metrics_address`` says where."""
     pool = container_pool(settings, runner)
     try:
-        async with build_worker(client, settings, pool, catalog) as worker:
+        async with serving_metrics(settings, client, pool), build_worker(client, settings, pool, catalog) as worker:
             yield worker
     finally:
         await pool.close()
@@ -71,7 +74,7 @@ async def serve(settings: PlatformSettings) -> None:
     if removed:
         log.info("removed %d step container(s) left over by an earlier worker", removed)
     catalog = load_catalog(settings.component_dirs)
-    client = await connect(settings)
+    client = await connect(settings, temporal_runtime(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -86,8 +89,9 @@ async def serve(settings: PlatformSettings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(PlatformSettings()))
+    settings = PlatformSettings()
+    configure_logging(settings.log_format)
+    asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from api.bodies import parse_json, read_body
 from api.flow_lookup import load_flow
 from api.intake import accept_message
+from api.metrics import note_accepted
 from api.replies import REPLY_RESPONSES, reply_response, requested_reply
 from api.responses import CamelModel, ExecutionId, WorkflowId
 from api.run_status import ExecutionStatus, execution_status
@@ -38,6 +39,7 @@ async def start_execution(flow_id: str, request: Request, services: ServicesDep)
     reply = requested_reply(stored.flow, request.query_params)
     body: Any = parse_json(await read_body(request, services.settings.max_body_bytes))
     started = await accept_message(services, stored.flow, Message(id=message_id(request), body=body), reply)
+    note_accepted(started)
     if reply is not None and started.reply is not None:
         return reply_response(started.reply, started.execution_id, started.workflow_id, services.settings, reply)
     return ExecutionStarted(execution_id=started.execution_id, workflow_id=started.workflow_id,

@@ -13,6 +13,7 @@ from api.bodies import multi_dict, parse_webhook_body, read_body
 from api.errors import ApiError
 from api.flow_lookup import load_flow
 from api.intake import accept_message
+from api.metrics import note_accepted
 from api.replies import REPLY_RESPONSES, reply_response, requested_reply
 from api.responses import CamelModel, ExecutionId, WorkflowId
 from api.runs import message_id
@@ -62,6 +63,7 @@ async def receive(request: Request, flow_id: str, services: ServicesDep) -> Hook
         path=extra,
     )
     started = await accept_message(services, flow, message, reply)
+    note_accepted(started)
     if reply is not None and started.reply is not None:
         return reply_response(started.reply, started.execution_id, started.workflow_id, services.settings, reply)
     return HookAccepted(request_id=started.message_id, execution_id=started.execution_id,
