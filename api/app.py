@@ -4,7 +4,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
-from api.routes import definitions, drafts, errors, executions, health, lifecycle, pollers, realtime, webhooks
+from api.routes import codec, definitions, drafts, errors, executions, health, lifecycle, pollers, realtime, webhooks
 from api.services import Services
 from api.settings import ApiSettings
 from api.store import FlowStore
@@ -21,7 +21,7 @@ def create_app(settings: ApiSettings | None = None, client: Client | None = None
     app = FastAPI(title="Conflux API", version="0.1.0", description=DESCRIPTION)
     app.state.services = Services(settings, FlowStore(settings.db_path), load_catalog(settings.component_dirs), client)
     install_error_handlers(app)
-    routers = (webhooks, executions, definitions, drafts, lifecycle, pollers, realtime, errors, health)
+    routers = (webhooks, executions, definitions, drafts, lifecycle, pollers, realtime, errors, codec, health)
     for module in routers:  # hot paths first
         app.include_router(module.router)
     return app

@@ -24,7 +24,7 @@ from api.signal_bridge import SignalBridge
 from api.store import FlowStore
 from api.workflow_signals import WorkflowSignals
 from catalog.components import ComponentInfo
-from conflux.temporal import connect
+from conflux.temporal import connect, encryption_codec
 
 
 class Services:
@@ -34,6 +34,7 @@ class Services:
         self.store = store
         self.catalog = catalog
         self._client = client
+        self.codec = encryption_codec(settings)  # the /codec routes; the same keys as the client's
         self._connecting = asyncio.Lock()
         self.flow_states = FlowStates(settings.db_path)
         self.flows = FlowCache(store, self.flow_states)

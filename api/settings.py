@@ -26,3 +26,6 @@ class ApiSettings(PlatformSettings):
     realtime_max_history_events: int | None = Field(
         default=None, ge=100, description="real-time flows: continue-as-new past this many events (default: when "
                                           "Temporal suggests it)")
+    codec_cors_origins: list[str] = Field(
+        default=["http://127.0.0.1:8233", "http://localhost:8233"], description=(
+            "browser origins allowed to call /codec/encode and /codec/decode: the Temporal UI's (a JSON list)"))
