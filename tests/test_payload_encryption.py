@@ -128,10 +128,11 @@ async def test_bad_bodies_and_unknown_keys_are_400_with_cors(codec_api: httpx.As
 # --- a run on a file-backed Temporal ---------------------------------------------------------------
 
 MARKER = f"plaintext-marker-{uuid.uuid4().hex}"
-ECHO_FLOW = {"id": "echo", "name": "Echo", "trigger": {"id": "hook", "component": "webhook", "function": "receive"},
-             "steps": [{"id": "copy", "component": "transform", "function": "transform",
+ECHO_FLOW: dict[str, Any] = {
+    "id": "echo", "name": "Echo", "trigger": {"id": "hook", "component": "webhook", "function": "receive"},
+    "steps": [{"id": "copy", "component": "transform", "function": "transform",
                         "config": {"expression": '{"seen": body.note}'}}]}
-BREAK_FLOW = {**ECHO_FLOW, "id": "breaks", "name": "Breaks",
+BREAK_FLOW: dict[str, Any] = {**ECHO_FLOW, "id": "breaks", "name": "Breaks",
               "steps": [{"id": "boom", "component": "transform", "function": "transform",
                          "config": {"expression": f'$error("refused: {MARKER}")'}, "retry": {"max_attempts": 1}}]}
 
