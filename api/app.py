@@ -7,6 +7,7 @@ from api.auth import authorize
 from api.errors import install_error_handlers
 from api.metrics import install_intake_metrics
 from api.routes import (
+    codec,
     definitions,
     drafts,
     errors,
@@ -43,5 +44,6 @@ def create_app(settings: ApiSettings | None = None, client: Client | None = None
                metrics)
     for module in guarded:
         app.include_router(module.router, dependencies=[Depends(authorize)])  # api/auth.py: bearer tokens
+    app.include_router(codec.router)  # its own check: api/routes/codec.py codec_access
     app.include_router(health.router)
     return app

@@ -26,8 +26,7 @@ from api.store import FlowStore
 from api.tokens import TokenStore
 from api.workflow_signals import WorkflowSignals
 from catalog.components import ComponentInfo
-from conflux.keys import load_key_ring
-from conflux.temporal import connect
+from conflux.temporal import connect, encryption_codec
 
 
 class Services:
@@ -37,9 +36,10 @@ class Services:
         self.store = store
         self.catalog = catalog
         self._client = client
+        self.codec = encryption_codec(settings)  # the /codec routes; the same keys as the client's
         self._connecting = asyncio.Lock()
         self.flow_states = FlowStates(settings.db_path)
-        self.secrets = SecretStore(settings.db_path, load_key_ring(settings.keys, settings.key_file))
+        self.secrets = SecretStore(settings.db_path, self.codec.ring)  # one key ring for both
         self.tokens = TokenStore(settings.db_path)
         self.flows = FlowCache(store, self.flow_states, self.secrets, self.tokens)
         self.signals = WorkflowSignals(self.client, settings)

@@ -29,3 +29,9 @@ class ApiSettings(PlatformSettings):
     realtime_max_history_events: int | None = Field(
         default=None, ge=100, description="real-time flows: continue-as-new past this many events (default: when "
                                           "Temporal suggests it)")
+    codec_auth: bool = Field(default=True, description=(
+        "/codec/encode and /codec/decode want an API token (decode: read, encode: write); false: open to whoever "
+        "reaches the API (the dev server's Temporal UI sends no token; the local stack, on loopback, sets this)"))
+    codec_cors_origins: list[str] = Field(
+        default=["http://127.0.0.1:8233", "http://localhost:8233"], description=(
+            "browser origins allowed to call /codec/encode and /codec/decode: the Temporal UI's (a JSON list)"))

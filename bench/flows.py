@@ -61,12 +61,14 @@ FLOW: dict[str, Any] = {
 STEP_COMPONENTS = [step["component"] for step in FLOW["steps"]]
 
 
-async def flow_latency(settings: ApiSettings, runner_kind: RunnerKind, repeat: int, standby: int) -> list[float]:
+async def flow_latency(settings: ApiSettings, runner_kind: RunnerKind, repeat: int, standby: int, *,
+                       encrypted: bool = True, padding: int = 0) -> list[float]:
     """Milliseconds from posting the webhook to the run's result; with ``standby``, each message
-    is sent once the standby containers are ready again (a flow's messages some time apart)."""
+    is sent once the standby containers are ready again (a flow's messages some time apart).
+    ``encrypted=False`` leaves out the payload codec, ``padding`` adds that many bytes to each body."""
     settings = settings.model_copy(update={"standby_containers": standby,
-                                           "task_queue": f"{settings.task_queue}-{runner_kind}-{standby}"})
-    client = await connect(settings)
+                                           "task_queue": f"{settings.task_queue}-{runner_kind}-{standby}-{encrypted}"})
+    client = await connect(settings, encrypted=encrypted)
     app = create_app(settings, client)
     pool = container_pool(settings, make_runner(runner_kind))
     samples = []
@@ -77,7 +79,7 @@ async def flow_latency(settings: ApiSettings, runner_kind: RunnerKind, repeat: i
                 for index in range(repeat + 1):
                     await standby_ready(pool, standby)
                     started = time.perf_counter()
-                    answer = await api.post(f"/hooks/{FLOW['id']}", json={"n": index})
+                    answer = await api.post(f"/hooks/{FLOW['id']}", json=body(index, padding))
                     assert answer.status_code == 202, answer.text
                     handle = client.get_workflow_handle(answer.json()["workflowId"], result_type=FlowRunResult)
                     result = await handle.result()
@@ -87,6 +89,10 @@ async def flow_latency(settings: ApiSettings, runner_kind: RunnerKind, repeat: i
     finally:
         await pool.close()
     return samples
+
+
+def body(index: int, padding: int) -> dict[str, Any]:
+    return {"n": index, "pad": "p" * padding} if padding else {"n": index}
 
 
 async def standby_ready(pool: WarmPool, standby: int) -> None:

@@ -1,23 +1,40 @@
-"""How every Conflux process talks to Temporal: pydantic payloads, large ones stored by claim."""
+"""How every Conflux process talks to Temporal: pydantic payloads, encrypted, large ones stored by claim.
+
+The SDK runs the codec before external storage (``DataConverter.encode``: convert, codec, store), so
+what reaches the blob folder is already encrypted and Temporal's history keeps only a claim to it.
+Failures carry their message and stack trace as an encoded attribute, so the codec covers those too.
+"""
 
 import dataclasses
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, ExternalStorage
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, ExternalStorage
 from temporalio.runtime import Runtime
 
+from conflux.keys import load_key_ring
+from conflux.payload_codec import EncryptionCodec
 from conflux.payload_store import LocalFolderDriver
 from conflux.settings import PlatformSettings
 
 
-def data_converter(settings: PlatformSettings) -> DataConverter:
+def encryption_codec(settings: PlatformSettings) -> EncryptionCodec:
+    return EncryptionCodec(load_key_ring(settings.keys, settings.key_file))
+
+
+def data_converter(settings: PlatformSettings, *, encrypted: bool = True) -> DataConverter:
+    """``encrypted=False`` only for measuring what the codec costs (bench/codec.py)."""
     storage = ExternalStorage(drivers=[LocalFolderDriver(settings.blob_dir)],
                               payload_size_threshold=settings.blob_threshold_bytes)
-    return dataclasses.replace(pydantic_data_converter, external_storage=storage)
+    if not encrypted:
+        return dataclasses.replace(pydantic_data_converter, external_storage=storage)
+    return dataclasses.replace(pydantic_data_converter, external_storage=storage,
+                               payload_codec=encryption_codec(settings),
+                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
 
 
-async def connect(settings: PlatformSettings, runtime: Runtime | None = None) -> Client:
-    """``runtime``: the SDK's (telemetry) runtime, None for its default."""
+async def connect(settings: PlatformSettings, runtime: Runtime | None = None, *, encrypted: bool = True) -> Client:
+    """``runtime``: the SDK's (telemetry) runtime, None for its default; ``encrypted=False`` only for
+    measuring what the codec costs (bench/codec.py)."""
     return await Client.connect(settings.temporal_address, namespace=settings.namespace,
-                                data_converter=data_converter(settings), runtime=runtime)
+                                data_converter=data_converter(settings, encrypted=encrypted), runtime=runtime)

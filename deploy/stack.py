@@ -53,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
            "CONFLUX_PORT": str(args.api_port), "CONFLUX_RUNNER": args.runner,
            "DEMO_URL": f"http://127.0.0.1:{args.demo_port}",
            "CONFLUX_METRICS_ADDRESS": f"127.0.0.1:{args.metrics_port}",
-           "CONFLUX_TEMPORAL_METRICS_ADDRESS": f"127.0.0.1:{args.metrics_port + 1}"}
+           "CONFLUX_TEMPORAL_METRICS_ADDRESS": f"127.0.0.1:{args.metrics_port + 1}",
+           "CONFLUX_CODEC_AUTH": "false",  # the dev server's UI sends no token; everything here is on loopback
+           "CONFLUX_CODEC_CORS_ORIGINS": json.dumps([f"http://{host}:{args.ui_port}"
+                                                     for host in ("127.0.0.1", "localhost")])}
     services: list[Service] = []
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -108,7 +111,8 @@ def start_temporal(args: argparse.Namespace, state: Path, run_dir: Path, env: di
     if port_open(args.temporal_port):
         raise RuntimeError(f"port {args.temporal_port} is taken: is another Temporal server or stack running? "
                            "(stop it, or pass --temporal-port)")
-    command = start_dev_command(args.temporal_port, ui_port=args.ui_port, db_file=state / "temporal.db")
+    command = start_dev_command(args.temporal_port, ui_port=args.ui_port, db_file=state / "temporal.db",
+                                codec_endpoint=f"http://127.0.0.1:{args.api_port}/codec")
     service = start_service("temporal", command, run_dir, env)
     wait_for_service(service, args.temporal_port, 60)
     wait_for_service(service, args.ui_port, 30)

@@ -43,11 +43,14 @@ def sqlite_pragma_flags(pragmas: dict[str, str]) -> list[str]:
 
 def start_dev_command(port: int, *, ui_port: int | None = None, http_port: int | None = None,
                       metrics_port: int | None = None, db_file: Path | None = None,
-                      sqlite_pragmas: dict[str, str] | None = None) -> list[str]:
-    """``temporal server start-dev`` with Conflux's search attributes; headless when ``ui_port`` is None."""
+                      sqlite_pragmas: dict[str, str] | None = None, codec_endpoint: str | None = None) -> list[str]:
+    """``temporal server start-dev`` with Conflux's search attributes; headless when ``ui_port`` is None.
+    ``codec_endpoint`` (the API's /codec) lets the UI show the payloads the platform encrypts."""
     command = [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
                "--log-level", "warn", *dev_server_flags(), *dynamic_config_flags()]
     command += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    if ui_port and codec_endpoint:
+        command += ["--ui-codec-endpoint", codec_endpoint]
     if http_port:
         command += ["--http-port", str(http_port)]
     if metrics_port:

@@ -39,6 +39,10 @@ class Channel(ABC):
     def has_exited(self) -> bool:
         """True once the container or process is known to have ended (no waiting)."""
 
+    async def exit_cause(self) -> str | None:
+        """Why it ended, when whatever ran it knows (Docker knows of an out-of-memory kill)."""
+        return None
+
     async def dispose(self) -> None:  # noqa: B027  # a hook, empty by default: only a container has something left
         """Release what is left (the container itself)."""
 

@@ -33,6 +33,7 @@ class DockerChannel(Channel):
         self._stderr_task = asyncio.create_task(self.pump_stderr(self._stderr))
         self._exit: asyncio.Future[int] | None = None
         self._disposed = False
+        self.memory_mb: int | None = None
 
     @classmethod
     async def start(cls, client: docker.DockerClient, spec: ContainerSpec, max_line_bytes: int) -> "DockerChannel":
@@ -61,6 +62,7 @@ class DockerChannel(Channel):
             raise
         channel = cls(container, reader, writer, spec.describe(), max_line_bytes)
         channel._exit = _exit_future(container)
+        channel.memory_mb = spec.memory_mb
         return channel
 
     async def _demux(self, reader: asyncio.StreamReader) -> None:
@@ -102,6 +104,12 @@ class DockerChannel(Channel):
     async def kill(self) -> None:
         await asyncio.to_thread(_kill, self.container)
 
+    async def exit_cause(self) -> str | None:
+        """Docker's own word for an out-of-memory kill (State.OOMKilled), rather than guessing from 137."""
+        if self._disposed or not await asyncio.to_thread(_oom_killed, self.container):
+            return None
+        return f"out of memory (limit {self.memory_mb} MB; a step asks for more with 'memory_mb')"
+
     async def dispose(self) -> None:
         if self._disposed:
             return
@@ -141,6 +149,7 @@ def _create(client: docker.DockerClient, spec: ContainerSpec) -> Container:
         security_opt=["no-new-privileges"],
         read_only=True,
         tmpfs={"/tmp": "rw,size=64m"},
+        ipc_mode="none",  # no /dev/shm: /tmp (64 MB) is the one place a step writes
     )
     try:
         config = api.create_container_config(
@@ -189,6 +198,14 @@ def _wait(container: Container) -> int:
         return int(container.wait().get("StatusCode", -1))
     except docker.errors.NotFound:
         return -1
+
+
+def _oom_killed(container: Container) -> bool:
+    try:
+        container.reload()
+    except docker.errors.APIError:
+        return False  # already removed: nothing to tell
+    return bool(container.attrs.get("State", {}).get("OOMKilled"))
 
 
 def _kill(container: Container) -> None:

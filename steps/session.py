@@ -181,11 +181,12 @@ class StepSession:
         if code is None:
             code = await _exit_code(self.channel.wait)
         self._closed = True
+        cause = await self.channel.exit_cause() if code is not None else None
         await self.channel.dispose()
         await asyncio.sleep(0)  # let the stderr pump take the last lines
         stderr = self.channel.stderr_excerpt()
         hint = f"; last stderr lines:\n{stderr}" if stderr else " (nothing on stderr)"
-        hint_code = "" if code is None else f" (exit code {code}{', killed: out of memory?' if code == 137 else ''})"
+        hint_code = "" if code is None else f" (exit code {code}{': ' + cause if cause else ''})"
         return ContainerCrashed(f"{self.channel.description} {what}{hint_code}{hint}", detail=stderr)
 
 

@@ -67,3 +67,110 @@ def emits_then_works(msg, cfg, snapshot, emit):
     emit.data({"first": True})
     time.sleep(float(msg["body"].get("seconds", 2)))
     return {"second": True}
+
+
+# --- attempts to leave the container's bounds (tests/test_isolation.py) ----------------------------
+
+def write_outside(msg):
+    """Writes a file everywhere it might; only its temporary folder should take it."""
+    wrote, refused = [], []
+    everywhere = ["/tmp", "/", "/etc", "/usr/local", "/var/tmp", "/dev/shm", os.path.dirname(os.path.abspath(__file__)),
+                  os.getcwd(), os.path.expanduser("~")]
+    for folder in dict.fromkeys(msg["body"].get("folders", everywhere)):
+        path = os.path.join(folder, "probe-was-here")
+        try:
+            with open(path, "w") as out:
+                out.write("x")
+            wrote.append(folder)
+        except OSError as exc:
+            refused.append(f"{folder}: {exc.strerror}")
+    outside = [folder for folder in wrote if folder != "/tmp"]
+    if outside:
+        return {"wrote_outside": outside}
+    raise PermissionError(f"wrote only in {wrote or 'nothing'}; refused: {'; '.join(refused)}")
+
+
+def reach(msg):
+    """An HTTP request to host:port; returns its status line when a connection could be made."""
+    body = msg["body"]
+    with socket.create_connection((body["host"], int(body["port"])), timeout=5) as connection:
+        connection.sendall(f"GET /probe HTTP/1.0\r\nHost: {body['host']}\r\n\r\n".encode())
+        return {"reached": connection.recv(200).split(b"\r\n", 1)[0].decode()}
+
+
+def escalate(msg):
+    """Every ordinary way to become root or gain a capability; returns what worked, if anything."""
+    import shutil
+    import subprocess
+    gained, refused = [], []
+    attempts = [("setuid(0)", lambda: os.setuid(0)), ("setgid(0)", lambda: os.setgid(0)),
+                ("chown to root", lambda: os.chown(_scratch_file(), 0, 0))]
+    for name, attempt in attempts:
+        try:
+            attempt()
+            gained.append(name)
+        except OSError as exc:
+            refused.append(f"{name}: {exc.strerror}")
+    for tool in ("sudo", "su"):
+        found = shutil.which(tool)
+        if found:
+            done = subprocess.run([found, "-n", "id", "-u"] if tool == "sudo" else [found, "-c", "id -u"],
+                                  capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=10)
+            (gained if done.stdout.strip() == "0" else refused).append(f"{tool}: exit {done.returncode}")
+        else:
+            refused.append(f"{tool}: not installed")
+    status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\t" in line)
+    if int(status["CapEff"], 16) or os.geteuid() == 0:
+        gained.append(f"CapEff {status['CapEff']}, euid {os.geteuid()}")
+    if gained:
+        return {"gained": gained}
+    raise PermissionError(f"no privilege gained (uid {os.getuid()}, CapEff {status['CapEff'].strip()}, "
+                          f"NoNewPrivs {status['NoNewPrivs'].strip()}); refused: {'; '.join(refused)}")
+
+
+def _scratch_file():
+    path = "/tmp/probe-owned"
+    open(path, "w").close()
+    return path
+
+
+def hog_memory(msg):
+    """Touches memory 16 MB at a time; returns how much it held if nothing stopped it."""
+    held = []
+    for _ in range(int(msg["body"].get("max_mb", 4096)) // 16):
+        held.append(b"\x01" * (16 << 20))
+    return {"held_mb": 16 * len(held)}
+
+
+def fork_bomb(msg):
+    """Forks sleeping children until the system refuses (or ``max`` is reached), then ends them."""
+    import signal
+    children = []
+    try:
+        for _ in range(int(msg["body"].get("max", 100000))):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(60)
+                os._exit(0)
+            children.append(pid)
+    except OSError as exc:
+        raise RuntimeError(f"fork refused after {len(children)} processes: {exc.strerror}") from None
+    finally:
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    return {"forked": len(children)}
+
+
+def fill_tmp(msg):
+    """Writes 1 MB at a time into /tmp until it is full (or ``mb`` is written)."""
+    written = 0
+    with open("/tmp/probe-fill", "wb") as out:
+        try:
+            for _ in range(int(msg["body"].get("mb", 1024))):
+                out.write(b"\x01" * (1 << 20))
+                out.flush()
+                written += 1
+        except OSError as exc:
+            raise RuntimeError(f"/tmp took {written} MB, then: {exc.strerror}") from None
+    return {"written_mb": written}
