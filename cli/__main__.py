@@ -34,8 +34,21 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.BaseTransport | 
     except KeyboardInterrupt:
         out.err.write("\n")
         return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:  # `conflux … | head`: the reader has what it wanted
+        _silence_stdout()
+        return int(ExitCode.OK)
     finally:
         api.close()
+
+
+def _silence_stdout() -> None:
+    """Python flushes stdout at exit and would report the broken pipe again (its documented recipe)."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # a stream without a descriptor (tests)
+        pass
 
 
 if __name__ == "__main__":

@@ -137,6 +137,19 @@ def test_options_are_taken_before_or_after_the_command() -> None:
     assert json.loads(cli(api, "flows", "list", "-o", "json")[1]) == {"flows": []}
 
 
+def test_a_reader_that_stops_early_ends_the_command_quietly() -> None:
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    api = FakeApi({("GET", "/flows"): (200, {"flows": [{"id": "orders", "name": "Orders", "type": "ordinary",
+                                                      "triggerType": "webhook", "version": 1}]})})
+    err = io.StringIO()
+    code = main(["--api", "http://conflux.test", "flows", "list"], transport=httpx.MockTransport(api.handle),
+                stdout=ClosedPipe(), stderr=err)
+    assert (code, err.getvalue()) == (0, "")
+
+
 def test_the_token_goes_as_a_bearer_header(monkeypatch: pytest.MonkeyPatch) -> None:
     api = FakeApi({("GET", "/flows"): (200, {"flows": []})})
     cli(api, "flows", "list", "--token", "cfx_given")
