@@ -36,20 +36,24 @@ def worker_owner() -> str:
 
 
 def remove_leftover_containers(client: docker.DockerClient) -> int:
-    """Remove exited step containers (a worker killed with -9 leaves its last ones behind), and
-    warm or standby containers (running, or created and never started) whose worker on this host
-    is gone. Other ones are left alone: another worker on this engine may own them."""
+    """Remove step containers whose worker on this host is gone (a worker killed with -9 leaves its
+    last ones behind: exited, running, or created and never started), and exited ones that name no
+    worker. A live worker's containers are left alone, exited ones too: it may still be reading
+    one's exit cause (out of memory?) before it removes it itself."""
     removed = 0
-    exited = list_containers(client, labels=[f"{MANAGED_LABEL}=true"], status="exited")
-    owned = list_containers(client, labels=[f"{MANAGED_LABEL}=true", OWNER_LABEL])
-    orphans = [c for c in owned if c.state != "exited" and _owner_gone(c.labels.get(OWNER_LABEL, ""))]
-    for container in [*exited, *orphans]:
+    managed = list_containers(client, labels=[f"{MANAGED_LABEL}=true"])
+    for container in [c for c in managed if _left_over(c)]:
         try:
             client.api.remove_container(container.id, force=True)
             removed += 1
         except docker.errors.APIError:
             pass  # removed meanwhile, or being removed
     return removed
+
+
+def _left_over(container: ContainerSummary) -> bool:
+    owner = container.labels.get(OWNER_LABEL)
+    return container.state == "exited" if owner is None else _owner_gone(owner)
 
 
 def _owner_gone(owner: str) -> bool:
