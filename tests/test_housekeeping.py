@@ -30,7 +30,7 @@ def made(docker_engine: docker.DockerClient, component_images: dict) -> Iterator
     owners = {"live-exited": f"{HOST}:1", "gone-exited": f"{HOST}:{gone_pid()}", "no-owner-exited": None,
               "gone-running": f"{HOST}:{gone_pid()}", "live-running": f"{HOST}:1",
               "other-host-exited": f"elsewhere:{gone_pid()}"}
-    ids = {}
+    ids: dict[str, str] = {}
     for name, owner in owners.items():
         labels = {MANAGED_LABEL: "true", test.split("=")[0]: test.split("=")[1]}
         if owner is not None:
@@ -40,10 +40,10 @@ def made(docker_engine: docker.DockerClient, component_images: dict) -> Iterator
                                                  network_mode="none")
         if not name.endswith("running"):
             container.wait(timeout=60)
-        ids[name] = container.id
+        ids[name] = str(container.id)
     yield ids
-    for container in list_containers(docker_engine, labels=[test]):
-        docker_engine.api.remove_container(container.id, force=True)
+    for summary in list_containers(docker_engine, labels=[test]):
+        docker_engine.api.remove_container(summary.id, force=True)
 
 
 def test_only_what_dead_workers_left_is_removed(docker_engine: docker.DockerClient, made: dict[str, str]) -> None:
