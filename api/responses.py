@@ -19,8 +19,8 @@ ExecutionId = Annotated[str, Field(
     description="the execution of one message, what GET /executions/{executionId} takes: '<flow id>:<message id>'")]
 WorkflowId = Annotated[str, Field(
     description="the Temporal workflow that runs the execution (the id to look up in the Temporal UI); for "
-    "ordinary flows it equals executionId (planned: for real-time flows, the flow's long-lived workflow "
-    "'realtime:<flow id>', which runs many executions)")]
+    "ordinary flows it equals executionId; for real-time flows it is the flow's long-lived workflow "
+    "'realtime:<flow id>', which runs many executions")]
 
 
 class CamelModel(BaseModel):
