@@ -1,17 +1,21 @@
-"""What every accepted message asks of the database (the flow's latest version, whether it runs,
-and for a flow without a version whether it has a draft), answered from memory.
+"""What every request asks of the database, answered from memory: for an accepted message the
+flow's latest version, whether it runs, whether it has a draft, its webhook's secret; for a
+management request its API token.
 
 Intake is the API's hot path: reading and validating a flow definition per request, in a thread,
 cost more than the rest of the request. Each API process keeps what it read, and one counter row
 tells it when to forget: triggers bump ``flow_generation`` in the same transaction as any change
-to ``flow_versions``, ``flow_states`` or ``flow_drafts``, whichever process writes, so a new
-version, a publish or a stop made through another API process is seen by the very next request.
+to any of the tables in ``WATCHED``, whichever process writes, so a new version, a publish, a
+stop, a new secret or a revoked token made through another API process is seen by the very next
+request.
 The counter is read on one long-lived connection, on the event loop, without a thread hop (a read
 of one row in WAL mode does not wait for writers).
 """
 
 import sqlite3
 import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from api.flow_states import FlowRunState, FlowStates
 from api.secret_store import SecretStore
@@ -32,11 +36,12 @@ INSERT OR IGNORE INTO flow_generation (id, generation) VALUES (1, 0);
 """ + "".join(f"CREATE TRIGGER IF NOT EXISTS {table}_{PAST[event]} AFTER {event} ON {table}\n"
               "    BEGIN UPDATE flow_generation SET generation = generation + 1; END;\n"
               for table, events in WATCHED.items() for event in events)
+T = TypeVar("T")
 MAX_ENTRIES = 10_000  # requests for made-up flow ids must not grow it without end
 
 
 class FlowCache:
-    """``latest``, ``has_draft`` and ``state`` as FlowStore and FlowStates answer them, read once per change."""
+    """What FlowStore, FlowStates, the secrets and the tokens answer, each read once per change."""
 
     def __init__(self, store: FlowStore, states: FlowStates, secrets: SecretStore, tokens: TokenStore) -> None:
         self._store = store
@@ -48,44 +53,32 @@ class FlowCache:
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._generation = -1
-        self._latest: dict[str, StoredFlow | None] = {}
-        self._state: dict[str, FlowRunState | None] = {}
-        self._has_draft: dict[str, bool] = {}
-        self._secret: dict[str, str | None] = {}
-        self._token: dict[str, TokenInfo | None] = {}  # by the token's hash
+        self._answers: dict[tuple[str, str], Any] = {}  # (what was asked, of what) -> the answer
 
     def latest(self, flow_id: str) -> StoredFlow | None:
-        self._revalidate()
-        if flow_id not in self._latest:
-            self._latest[flow_id] = self._store.latest(flow_id)
-        return self._latest[flow_id]
+        return self._cached("latest", flow_id, self._store.latest)
 
     def has_draft(self, flow_id: str) -> bool:
-        self._revalidate()
-        if flow_id not in self._has_draft:
-            self._has_draft[flow_id] = self._store.has_draft(flow_id)
-        return self._has_draft[flow_id]
+        return self._cached("has_draft", flow_id, self._store.has_draft)
 
     def state(self, flow_id: str) -> FlowRunState | None:
-        self._revalidate()
-        if flow_id not in self._state:
-            self._state[flow_id] = self._states.get(flow_id)
-        return self._state[flow_id]
+        return self._cached("state", flow_id, self._states.get)
 
     def secret(self, name: str) -> str | None:
         """A stored secret's value (webhook authentication checks it on every request)."""
-        self._revalidate()
-        if name not in self._secret:
-            self._secret[name] = self._secrets.value(name)
-        return self._secret[name]
+        return self._cached("secret", name, self._secrets.value)
 
     def token(self, token: str) -> TokenInfo | None:
-        """An API token's scopes and state (the management API checks one on every request)."""
+        """An API token's scopes and state (the management API checks one on every request); kept
+        by the token's hash, never the token."""
+        return self._cached("token", token_hash(token), lambda _: self._tokens.find(token))
+
+    def _cached(self, kind: str, key: str, load: Callable[[str], T]) -> T:
         self._revalidate()
-        key = token_hash(token)
-        if key not in self._token:
-            self._token[key] = self._tokens.find(token)
-        return self._token[key]
+        if (kind, key) not in self._answers:
+            self._answers[(kind, key)] = load(key)
+        answer: T = self._answers[(kind, key)]
+        return answer
 
     def _revalidate(self) -> None:
         with self._lock:
@@ -93,11 +86,6 @@ class FlowCache:
                 self._db = sqlite3.connect(self._store.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
                                            check_same_thread=False)
             generation = self._db.execute("SELECT generation FROM flow_generation").fetchone()[0]
-            cached = len(self._latest) + len(self._state) + len(self._has_draft) + len(self._secret) + len(self._token)
-            if generation != self._generation or cached > MAX_ENTRIES:
-                self._latest.clear()
-                self._state.clear()
-                self._has_draft.clear()
-                self._secret.clear()
-                self._token.clear()
+            if generation != self._generation or len(self._answers) > MAX_ENTRIES:
+                self._answers.clear()
                 self._generation = generation

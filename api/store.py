@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from flows.model import Flow
 
@@ -34,6 +35,8 @@ CREATE TABLE IF NOT EXISTS flow_drafts (
 COLUMNS = "flow_id, version, revision, definition, created_at"
 DRAFT_COLUMNS = "flow_id, revision, definition, saved_at"
 LATEST = f"SELECT {COLUMNS} FROM flow_versions WHERE flow_id = ? ORDER BY version DESC LIMIT 1"
+VERSION = f"SELECT {COLUMNS} FROM flow_versions WHERE flow_id = ? AND version = ?"
+DRAFT = f"SELECT {DRAFT_COLUMNS} FROM flow_drafts WHERE flow_id = ?"
 BUSY_TIMEOUT_SECONDS = 10.0
 
 
@@ -103,7 +106,7 @@ class FlowStore:
         """
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            if create_only and _first(db.execute(LATEST, (flow.id,))) is not None:
+            if create_only and _first(db.execute(LATEST, (flow.id,)), _stored) is not None:
                 raise FlowExists(flow.id)
             return _save_in(db, flow, on_new_version)
 
@@ -112,7 +115,7 @@ class FlowStore:
         removed either way; None when the flow has no draft."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            draft = _first_draft(db.execute(f"SELECT {DRAFT_COLUMNS} FROM flow_drafts WHERE flow_id = ?", (flow_id,)))
+            draft = _first(db.execute(DRAFT, (flow_id,)), _draft)
             if draft is None:
                 return None
             db.execute("DELETE FROM flow_drafts WHERE flow_id = ?", (flow_id,))
@@ -123,8 +126,7 @@ class FlowStore:
         None when there is no such version. The draft, if any, is left as it is."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            earlier = _first(db.execute(f"SELECT {COLUMNS} FROM flow_versions WHERE flow_id = ? AND version = ?",
-                                        (flow_id, version)))
+            earlier = _first(db.execute(VERSION, (flow_id, version)), _stored)
             return _save_in(db, earlier.flow, on_new_version) if earlier is not None else None
 
     def save_changed(self, flow_id: str, change: Callable[[Flow], Flow],
@@ -134,14 +136,14 @@ class FlowStore:
         None when the flow has no version."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            latest = _first(db.execute(LATEST, (flow_id,)))
+            latest = _first(db.execute(LATEST, (flow_id,)), _stored)
             return _save_in(db, change(latest.flow), on_new_version) if latest is not None else None
 
     def save_draft(self, flow: Flow) -> DraftSaved:
         """Create or replace the flow's draft."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            latest = _first(db.execute(LATEST, (flow.id,)))
+            latest = _first(db.execute(LATEST, (flow.id,)), _stored)
             had_draft = db.execute("SELECT 1 FROM flow_drafts WHERE flow_id = ?", (flow.id,)).fetchone() is not None
             draft = StoredDraft(flow=flow.model_copy(update={"version": latest.version + 1 if latest else 1}),
                                 revision=flow.revision(), saved_at=utc_now())
@@ -150,7 +152,7 @@ class FlowStore:
             return DraftSaved(draft=draft, created=latest is None and not had_draft)
 
     def draft(self, flow_id: str) -> StoredDraft | None:
-        return _first_draft(self._query(f"SELECT {DRAFT_COLUMNS} FROM flow_drafts WHERE flow_id = ?", (flow_id,)))
+        return _first(self._query(DRAFT, (flow_id,)), _draft)
 
     def delete_draft(self, flow_id: str) -> bool:
         """False when there was no draft."""
@@ -165,11 +167,10 @@ class FlowStore:
         return [_draft(row) for row in self._query(f"SELECT {DRAFT_COLUMNS} FROM flow_drafts ORDER BY flow_id")]
 
     def latest(self, flow_id: str) -> StoredFlow | None:
-        return _first(self._query(LATEST, (flow_id,)))
+        return _first(self._query(LATEST, (flow_id,)), _stored)
 
     def get(self, flow_id: str, version: int) -> StoredFlow | None:
-        return _first(self._query(f"SELECT {COLUMNS} FROM flow_versions WHERE flow_id = ? AND version = ?",
-                                  (flow_id, version)))
+        return _first(self._query(VERSION, (flow_id, version)), _stored)
 
     def versions(self, flow_id: str) -> list[StoredFlow]:
         """Every version of one flow, oldest first; empty for an unknown id."""
@@ -223,7 +224,7 @@ class _Connection:
 def _save_in(db: sqlite3.Connection, flow: Flow, on_new_version: NewVersionHook | None) -> SaveOutcome:
     """Within the caller's write transaction: ``flow`` as the next version, unless it equals the latest."""
     revision = flow.revision()
-    latest = _first(db.execute(LATEST, (flow.id,)))
+    latest = _first(db.execute(LATEST, (flow.id,)), _stored)
     if latest is not None and latest.revision == revision:
         return SaveOutcome(stored=latest, created=False, changed=False, previous=latest)
     versioned = flow.model_copy(update={"version": latest.version + 1 if latest else 1})
@@ -235,19 +236,17 @@ def _save_in(db: sqlite3.Connection, flow: Flow, on_new_version: NewVersionHook 
     return SaveOutcome(stored=stored, created=latest is None, changed=True, previous=latest)
 
 
-def _first(rows: "sqlite3.Cursor | list[sqlite3.Row]") -> StoredFlow | None:
+R = TypeVar("R")
+
+
+def _first(rows: "sqlite3.Cursor | list[sqlite3.Row]", make: Callable[[sqlite3.Row], R]) -> R | None:
     row = next(iter(rows), None)
-    return _stored(row) if row is not None else None
+    return make(row) if row is not None else None
 
 
 def _stored(row: sqlite3.Row) -> StoredFlow:
     return StoredFlow(flow=Flow.model_validate_json(row["definition"]), revision=row["revision"],
                       created_at=row["created_at"])
-
-
-def _first_draft(rows: "sqlite3.Cursor | list[sqlite3.Row]") -> StoredDraft | None:
-    row = next(iter(rows), None)
-    return _draft(row) if row is not None else None
 
 
 def _draft(row: sqlite3.Row) -> StoredDraft:
