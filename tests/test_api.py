@@ -15,13 +15,11 @@ import pytest
 
 from api.app import create_app
 from api.settings import ApiSettings
-from catalog.components import load_catalog
 from conflux.temporal import connect
-from steps.runner import make_runner
+from tests.api_harness import api_settings, api_with_worker
 from tests.loopback import LoopbackServer
 from tests.test_realtime import Sink, realtime_flow, status_when, until_running
 from tests.waiting import finished, until
-from worker.main import running_worker
 
 pytestmark = pytest.mark.temporal
 
@@ -59,22 +57,17 @@ FAILING_FLOW: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def settings(temporal_address: str, tmp_path_factory: pytest.TempPathFactory) -> ApiSettings:
-    folder = tmp_path_factory.mktemp("api")
-    return ApiSettings(temporal_address=temporal_address, task_queue=f"api-tests-{uuid.uuid4().hex[:8]}",
-                       db_path=folder / "conflux.db", blob_dir=folder / "blobs", max_body_bytes=MAX_BODY)
+    return api_settings(temporal_address, tmp_path_factory.mktemp("api"), "api-tests", max_body_bytes=MAX_BODY)
 
 
 @pytest.fixture(scope="module")
 async def api(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
     """The app and a worker on the test's own task queue, sharing one client."""
-    client = await connect(settings)
-    app = create_app(settings, client=client)
-    async with running_worker(client, settings, make_runner("process"), load_catalog()):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://conflux") as http:
-            for flow in (WEBHOOK_FLOW, POLLING_FLOW, FAILING_FLOW):
-                answer = await http.put(f"/flows/{flow['id']}", json=flow)
-                assert answer.status_code in (200, 201), answer.text
-            yield http
+    async with api_with_worker(settings) as http:
+        for flow in (WEBHOOK_FLOW, POLLING_FLOW, FAILING_FLOW):
+            answer = await http.put(f"/flows/{flow['id']}", json=flow)
+            assert answer.status_code in (200, 201), answer.text
+        yield http
 
 
 def record(status: dict[str, Any], step_id: str) -> dict[str, Any]:

@@ -3,20 +3,15 @@ real worker: counted from Temporal, so a second API process over the same databa
 Steps run through the process runner."""
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from api.app import create_app
 from api.settings import ApiSettings
-from catalog.components import load_catalog
-from conflux.temporal import connect
-from steps.runner import make_runner
+from tests.api_harness import api_client, api_settings, api_with_worker
 from tests.waiting import finished, until
-from worker.main import running_worker
 
 pytestmark = pytest.mark.temporal
 
@@ -31,21 +26,14 @@ def capped_flow(flow_id: str, cap: int, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def settings(temporal_address: str, tmp_path_factory: pytest.TempPathFactory) -> ApiSettings:
-    folder = tmp_path_factory.mktemp("in-flight")
-    return ApiSettings(temporal_address=temporal_address, task_queue=f"cap-{uuid.uuid4().hex[:8]}",
-                       db_path=folder / "conflux.db", blob_dir=folder / "blobs")
+    return api_settings(temporal_address, tmp_path_factory.mktemp("in-flight"), "cap")
 
 
 @pytest.fixture(scope="module")
 async def apis(settings: ApiSettings) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
     """Two API processes' apps over one database and one worker."""
-    client = await connect(settings)
-    async with running_worker(client, settings, make_runner("process"), load_catalog()):
-        async with (httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, client=client)),
-                                      base_url="http://one") as one,
-                    httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, client=client)),
-                                      base_url="http://two") as two):
-            yield one, two
+    async with api_with_worker(settings) as one, api_client(settings, base_url="http://two") as two:
+        yield one, two
 
 
 async def define(http: httpx.AsyncClient, definition: dict[str, Any]) -> None:

@@ -20,10 +20,9 @@ from conflux.payload_codec import ENCODING, KEY_ID_FIELD, EncryptionCodec
 from conflux.temporal import connect
 from deploy.temporal_server import dev_server
 from steps.protocol import Message
-from steps.runner import make_runner
+from tests.api_harness import api_settings, api_with_worker
 from tests.flow_helpers import make_flow
 from tests.waiting import finished
-from worker.main import running_worker
 from workflows.flow_run import FlowRunWorkflow
 from workflows.models import FlowRunInput
 from workflows.search import flow_search_attributes
@@ -146,20 +145,16 @@ def file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
 
 @pytest.fixture(scope="module")
 def file_settings(file_server: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory) -> ApiSettings:
-    folder = tmp_path_factory.mktemp("api-at-rest")
-    return ApiSettings(temporal_address=file_server[0], task_queue=f"at-rest-{uuid.uuid4().hex[:8]}", keys=OLD,
-                       db_path=folder / "conflux.db", blob_dir=folder / "blobs", blob_threshold_bytes=2048)
+    return api_settings(file_server[0], tmp_path_factory.mktemp("api-at-rest"), "at-rest", keys=OLD,
+                        blob_threshold_bytes=2048)
 
 
 @pytest.fixture(scope="module")
 async def file_api(file_settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
-    client = await connect(file_settings)
-    app = create_app(file_settings, client=client)
-    async with running_worker(client, file_settings, make_runner("process"), load_catalog()):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://conflux") as http:
-            for flow in (ECHO_FLOW, BREAK_FLOW):
-                assert (await http.put(f"/flows/{flow['id']}", json=flow)).status_code in (200, 201)
-            yield http
+    async with api_with_worker(file_settings) as http:
+        for flow in (ECHO_FLOW, BREAK_FLOW):
+            assert (await http.put(f"/flows/{flow['id']}", json=flow)).status_code in (200, 201)
+        yield http
 
 
 def stored_bytes(db_file: Path) -> bytes:

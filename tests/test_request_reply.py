@@ -10,14 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from api.app import create_app
 from api.settings import ApiSettings
 from catalog.components import load_catalog
-from conflux.temporal import connect
-from steps.runner import make_runner
+from tests.api_harness import api_settings, api_with_worker
 from tests.conftest import PROBE_DIR
 from tests.waiting import finished, until
-from worker.main import running_worker
 
 pytestmark = pytest.mark.temporal
 
@@ -38,19 +35,13 @@ def slow_step(seconds: float) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def settings(temporal_address: str, tmp_path_factory: pytest.TempPathFactory) -> ApiSettings:
-    folder = tmp_path_factory.mktemp("reply")
-    return ApiSettings(temporal_address=temporal_address, task_queue=f"reply-{uuid.uuid4().hex[:8]}",
-                       db_path=folder / "conflux.db", blob_dir=folder / "blobs", component_dirs=[PROBE_DIR])
+    return api_settings(temporal_address, tmp_path_factory.mktemp("reply"), "reply", component_dirs=[PROBE_DIR])
 
 
 @pytest.fixture(scope="module")
 async def api(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
-    client = await connect(settings)
-    app = create_app(settings, client=client)
-    async with running_worker(client, settings, make_runner("process"), load_catalog([PROBE_DIR])):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://conflux",
-                                     timeout=60) as http:
-            yield http
+    async with api_with_worker(settings, load_catalog([PROBE_DIR]), timeout=60) as http:
+        yield http
 
 
 async def define(http: httpx.AsyncClient, definition: dict[str, Any]) -> None:

@@ -3,7 +3,6 @@ real Temporal and the API in-process: after a flow ran, the worker's endpoints e
 dashboard's metrics and its log file carries the step's stderr line with the step's fields."""
 
 import json
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,10 +11,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
 from api.settings import ApiSettings
-from conflux.temporal import connect
 from deploy.processes import free_port, stop_process
+from tests.api_harness import api_client, api_settings
 from tests.conftest import PROBE_DIR
 from tests.flow_helpers import start_worker_process
 from tests.loopback import LoopbackServer
@@ -56,9 +54,8 @@ class Worker:
 
 @pytest.fixture(scope="module")
 def settings(temporal_address: str, tmp_path_factory: pytest.TempPathFactory) -> ApiSettings:
-    folder = tmp_path_factory.mktemp("telemetry")
-    return ApiSettings(temporal_address=temporal_address, task_queue=f"telemetry-{uuid.uuid4().hex[:8]}",
-                       db_path=folder / "conflux.db", blob_dir=folder / "blobs", component_dirs=[PROBE_DIR])
+    return api_settings(temporal_address, tmp_path_factory.mktemp("telemetry"), "telemetry",
+                        component_dirs=[PROBE_DIR])
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +75,7 @@ def worker(settings: ApiSettings, tmp_path_factory: pytest.TempPathFactory) -> I
 
 @pytest.fixture(scope="module")
 async def api(settings: ApiSettings, worker: Worker) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, client=await connect(settings))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://conflux") as http:
+    async with api_client(settings) as http:
         for flow in (FLOW, CRASHING):
             answer = await http.put(f"/flows/{flow['id']}", json=flow)
             assert answer.status_code == 201, answer.text

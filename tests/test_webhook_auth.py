@@ -3,7 +3,6 @@ protection. The checks on their own, then through the API with a real Temporal d
 worker (process runner): a refused request starts nothing, and no key reaches the flow."""
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import time
@@ -15,17 +14,13 @@ from typing import Any
 import httpx
 import pytest
 
-from api.app import create_app
 from api.errors import ApiError
 from api.settings import ApiSettings
 from api.webhook_auth import check_webhook_auth
-from catalog.components import load_catalog
 from conflux.keys import new_key_line
-from conflux.temporal import connect
 from flows.model import Flow
-from steps.runner import make_runner
+from tests.api_harness import api_client, api_settings, api_with_worker
 from tests.waiting import finished
-from worker.main import running_worker
 
 HOOK = {"id": "hook", "component": "webhook", "function": "receive"}
 BODY = b'{"order": 1}'
@@ -105,28 +100,15 @@ def test_a_secret_that_is_not_stored_is_503_and_definitions_must_name_one() -> N
 
 # --- through the API ----------------------------------------------------------------------------
 
-@contextlib.asynccontextmanager
-async def api_for(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
-    """Another API process's app (its own key ring) over the same database."""
-    app = create_app(settings, client=await connect(settings))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://another") as http:
-        yield http
-
-
 @pytest.fixture(scope="module")
 def settings(temporal_address: str, tmp_path_factory: pytest.TempPathFactory) -> ApiSettings:
-    folder = tmp_path_factory.mktemp("webhook-auth")
-    return ApiSettings(temporal_address=temporal_address, task_queue=f"auth-{uuid.uuid4().hex[:8]}",
-                       db_path=folder / "conflux.db", blob_dir=folder / "blobs", keys=new_key_line("first"))
+    return api_settings(temporal_address, tmp_path_factory.mktemp("webhook-auth"), "auth", keys=new_key_line("first"))
 
 
 @pytest.fixture(scope="module")
 async def api(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
-    client = await connect(settings)
-    async with running_worker(client, settings, make_runner("process"), load_catalog()):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, client=client)),
-                                     base_url="http://conflux") as http:
-            yield http
+    async with api_with_worker(settings) as http:
+        yield http
 
 
 @pytest.mark.temporal
@@ -178,11 +160,11 @@ async def test_signed_requests_and_a_key_rotation(api: httpx.AsyncClient, settin
     assert settings.keys is not None
     rotated = settings.model_copy(update={"keys": new_key_line("second").replace(" ", ":", 1) + ","
                                           + settings.keys.replace(" ", ":", 1)})
-    async with api_for(rotated) as second:
+    async with api_client(rotated) as second:  # another API process, its own key ring
         moved = await second.post("/secrets/reencrypt")
         assert moved.json() == {"reencrypted": 2, "keyId": "second"}
         assert (await second.post("/hooks/signed", content=BODY, headers=signed())).status_code == 202
     new_only = rotated.model_copy(update={"keys": rotated.keys.split(",")[0] if rotated.keys else None})
-    async with api_for(new_only) as third:
+    async with api_client(new_only) as third:
         assert (await third.post("/hooks/signed", content=BODY, headers=signed())).status_code == 202
         assert {s["keyId"] for s in (await third.get("/secrets")).json()["secrets"]} == {"second"}
