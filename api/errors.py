@@ -21,12 +21,13 @@ class ApiError(Exception):
     """An answer other than success, raised from anywhere below a route."""
 
     def __init__(self, status: int, error: str, problems: list[Problem] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, reason: str | None = None) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
         self.problems = problems
         self.headers = headers
+        self.reason = reason  # where one status has several causes: which one (the metrics' label)
 
 
 def error_response(status: int, error: str, problems: list[Problem] | None = None,

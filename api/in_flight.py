@@ -52,7 +52,7 @@ class InFlight:
             raise ApiError(429, f"flow '{flow.id}' has {figure.counted + figure.own} message(s) in flight, its cap "
                                 f"(max_in_flight {cap}); nothing was started: send again in {RETRY_AFTER_SECONDS} s "
                                 "(Retry-After) or raise the flow's max_in_flight",
-                           headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+                           headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, reason="in_flight_limit")
 
     def accepted(self, flow_id: str) -> None:
         """One more in flight, from this process, until the next count shows it."""

@@ -71,11 +71,10 @@ def note_accepted(accepted: Accepted) -> None:
 
 
 def refusal_reason(error: ApiError) -> str:
-    """The outcome label of an intake request refused with ``error``."""
-    if error.status == 429 and "max_in_flight" in error.error:
-        return "in_flight_limit"
-    if error.status == 409 and "takes no webhook requests" in error.error:
-        return "wrong_trigger"
+    """The outcome label of an intake request refused with ``error``: its own ``reason`` where one
+    status has several causes, else the status's."""
+    if error.reason is not None:
+        return error.reason
     if error.status >= 500:
         return STATUS_OUTCOMES.get(error.status, "error")
     return STATUS_OUTCOMES.get(error.status, "refused")

@@ -85,7 +85,7 @@ def request_headers(request: Request, key_header: str | None = None) -> dict[str
 def _require_webhook(flow: Flow) -> None:
     if flow.trigger.type != "webhook":
         raise ApiError(409, f"flow '{flow.id}' has a {flow.trigger.type} trigger, so it takes no webhook requests; "
-                            f"run it now with POST /flows/{flow.id}/executions")
+                            f"run it now with POST /flows/{flow.id}/executions", reason="wrong_trigger")
 
 
 def _add_routes() -> None:
