@@ -36,10 +36,10 @@ class Services:
         self.store = store
         self.catalog = catalog
         self._client = client
-        self.codec = encryption_codec(settings)  # the /codec routes; the same keys as the client's
+        self.codec = encryption_codec(settings)  # one key ring: /codec, the secrets and the Temporal client
         self._connecting = asyncio.Lock()
         self.flow_states = FlowStates(settings.db_path)
-        self.secrets = SecretStore(settings.db_path, self.codec.ring)  # one key ring for both
+        self.secrets = SecretStore(settings.db_path, self.codec.ring)
         self.tokens = TokenStore(settings.db_path)
         self.flows = FlowCache(store, self.flow_states, self.secrets, self.tokens)
         self.signals = WorkflowSignals(self.client, settings)
@@ -59,7 +59,7 @@ class Services:
             async with self._connecting:
                 if self._client is None:
                     try:
-                        self._client = await connect(self.settings)
+                        self._client = await connect(self.settings, codec=self.codec)
                     except Exception as exc:  # the SDK raises RuntimeError with the transport's reason
                         raise TemporalUnavailable(self.settings.temporal_address, str(exc)) from None
         return self._client

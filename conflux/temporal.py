@@ -22,19 +22,23 @@ def encryption_codec(settings: PlatformSettings) -> EncryptionCodec:
     return EncryptionCodec(load_key_ring(settings.keys, settings.key_file))
 
 
-def data_converter(settings: PlatformSettings, *, encrypted: bool = True) -> DataConverter:
-    """``encrypted=False`` only for measuring what the codec costs (bench/codec.py)."""
+def data_converter(settings: PlatformSettings, *, encrypted: bool = True,
+                   codec: EncryptionCodec | None = None) -> DataConverter:
+    """``codec``: one the caller holds already (its key ring read once), else one from the settings;
+    ``encrypted=False`` only for measuring what the codec costs (bench/codec.py)."""
     storage = ExternalStorage(drivers=[LocalFolderDriver(settings.blob_dir)],
                               payload_size_threshold=settings.blob_threshold_bytes)
     if not encrypted:
         return dataclasses.replace(pydantic_data_converter, external_storage=storage)
     return dataclasses.replace(pydantic_data_converter, external_storage=storage,
-                               payload_codec=encryption_codec(settings),
+                               payload_codec=codec or encryption_codec(settings),
                                failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
 
 
-async def connect(settings: PlatformSettings, runtime: Runtime | None = None, *, encrypted: bool = True) -> Client:
-    """``runtime``: the SDK's (telemetry) runtime, None for its default; ``encrypted=False`` only for
-    measuring what the codec costs (bench/codec.py)."""
+async def connect(settings: PlatformSettings, runtime: Runtime | None = None, *, encrypted: bool = True,
+                  codec: EncryptionCodec | None = None) -> Client:
+    """``runtime``: the SDK's (telemetry) runtime, None for its default; ``codec`` and ``encrypted``
+    as for ``data_converter``."""
+    converter = data_converter(settings, encrypted=encrypted, codec=codec)
     return await Client.connect(settings.temporal_address, namespace=settings.namespace,
-                                data_converter=data_converter(settings, encrypted=encrypted), runtime=runtime)
+                                data_converter=converter, runtime=runtime)
