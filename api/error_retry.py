@@ -16,28 +16,27 @@ import asyncio
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.error_retries import RetryLog
 from api.error_sources import Entry, FoundError, entry_of_error
 from api.errors import ApiError
-from api.flow_workflows import control, running_workflow
+from api.flow_workflows import control
 from api.responses import CamelModel
-from api.routes.realtime import require_running
+from api.routes.realtime import realtime_workflow, require_running
+from api.runs import links
 from api.services import Services
-from conflux.flow_runs import steps_markdown
+from conflux.flow_runs import start_options, steps_markdown
 from flows.model import Flow
 from steps.protocol import Message
 from workflows.flow_run import FlowRunWorkflow
 from workflows.models import FlowRunInput
 from workflows.realtime_flow import RealtimeFlowWorkflow
-from workflows.realtime_models import RealtimeRetry, realtime_workflow_id
+from workflows.realtime_models import RealtimeRetry
 from workflows.retry_input import KEPT_MESSAGE_CHARS
-from workflows.search import flow_search_attributes
 
 START_ATTEMPTS = 20  # retry numbers tried when Temporal already has the next one (a database made anew)
 
@@ -142,15 +141,16 @@ async def _start_flow_run(services: Services, log: RetryLog, flow: Flow, plan: R
     for _ in range(START_ATTEMPTS):
         wid, message = _numbered(flow, plan, await asyncio.to_thread(log.claim_number, flow.id, plan.message.id))
         try:
+            options = start_options(services.settings.task_queue, flow, message) | {
+                "id": wid,
+                "static_summary": f"{flow.name} v{flow.version}: retry of {plan.first.failed_workflow_id} ({plan.how})",
+                "static_details": retry_details(services, plan) + "\n\n" + steps_markdown(flow),
+            }
             await client.start_workflow(
                 FlowRunWorkflow.run, FlowRunInput(flow=flow, execution_id=wid, message=message, start_at=plan.start_at),
-                id=wid, task_queue=services.settings.task_queue, search_attributes=flow_search_attributes(flow),
-                static_summary=f"{flow.name} v{flow.version}: retry of {plan.first.failed_workflow_id} ({plan.how})",
-                static_details=retry_details(services, plan) + "\n\n" + steps_markdown(flow),
+                **options, id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 memo={"retryOf": [{"workflowId": found.failed_workflow_id, "runId": found.failed_run_id,
                                    "errorId": found.error_id} for found in plan.errors]},
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:
             continue
@@ -161,8 +161,7 @@ async def _start_flow_run(services: Services, log: RetryLog, flow: Flow, plan: R
 
 async def _queue_realtime(services: Services, log: RetryLog, flow: Flow, plan: RetryPlan) -> tuple[str, str]:
     require_running(flow, services.flows.state(flow.id))
-    handle = await running_workflow(services, realtime_workflow_id(flow.id), flow.id,
-                                    f"the workflow of real-time flow '{flow.id}'")
+    handle = await realtime_workflow(services, flow.id)
     number = await asyncio.to_thread(log.claim_number, flow.id, plan.message.id)
     execution_id, message = _numbered(flow, plan, number)
     await control(handle, RealtimeFlowWorkflow.retry,
@@ -172,11 +171,9 @@ async def _queue_realtime(services: Services, log: RetryLog, flow: Flow, plan: R
 
 def retry_details(services: Services, plan: RetryPlan) -> str:
     """Markdown the Temporal UI shows with the run: the failed execution it retries, linked."""
-    settings = services.settings
     lines = []
     for found in plan.errors:
-        target = f"{settings.temporal_ui_url}/namespaces/{quote(settings.namespace, safe='')}/workflows/" \
-                 f"{quote(found.failed_workflow_id, safe='')}"
+        target = links(services.settings, found.failed_workflow_id)["temporalUi"]
         if found.failed_run_id:
             target += f"/{found.failed_run_id}/history"
         lines.append(f"**Retry** ({plan.how}) of [{found.failed_workflow_id}]({target}), which failed at step "

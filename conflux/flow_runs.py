@@ -48,7 +48,7 @@ async def start_flow_run(client: Client, task_queue: str, flow: Flow, message: M
     try:
         handle = await client.start_workflow(
             FlowRunWorkflow.run, FlowRunInput(flow=flow, execution_id=wid, message=message),
-            **_start_options(task_queue, flow, message), id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            **start_options(task_queue, flow, message), id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             request_eager_start=True,  # a worker sharing this client takes the first task from the answer
         )
     except WorkflowAlreadyStartedError as exc:
@@ -64,7 +64,7 @@ async def run_for_reply(client: Client, task_queue: str, flow: Flow, message: Me
     wid = workflow_id(flow, message.id)
     start = WithStartWorkflowOperation(
         FlowRunWorkflow.run, FlowRunInput(flow=flow, execution_id=wid, message=message),
-        **_start_options(task_queue, flow, message), id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        **start_options(task_queue, flow, message), id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     try:
         reply = await client.execute_update_with_start_workflow(FlowRunWorkflow.reply, request,
@@ -91,8 +91,9 @@ async def _closed_run_reply(client: Client, wid: str, request: ReplyRequest) -> 
     return reply
 
 
-def _start_options(task_queue: str, flow: Flow, message: Message) -> dict[str, Any]:
-    """What every start of a FlowRun for one message shares, whichever call starts it."""
+def start_options(task_queue: str, flow: Flow, message: Message) -> dict[str, Any]:
+    """What every start of a FlowRun for one message shares, whichever call starts it (a retry
+    overrides the id, summary and details)."""
     return {
         "id": workflow_id(flow, message.id),
         "task_queue": task_queue,

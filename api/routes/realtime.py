@@ -36,7 +36,7 @@ async def start_realtime(services: Services, flow: Flow) -> RealtimeStatus:
 async def stop_realtime(services: Services, flow: Flow) -> RealtimeStatus:
     """New messages are refused from now on; the ones accepted before are finished first."""
     await asyncio.to_thread(services.flow_states.set, flow.id, "stopped")
-    return await _control(await _workflow(services, flow.id), RealtimeControl(action="stop"))
+    return await _control(await realtime_workflow(services, flow.id), RealtimeControl(action="stop"))
 
 
 async def retire_realtime(services: Services, flow_id: str) -> None:
@@ -44,7 +44,7 @@ async def retire_realtime(services: Services, flow_id: str) -> None:
     accepted, then stops its containers. The API's state row is left as it is: the flow goes on
     taking messages, as an ordinary flow."""
     try:
-        handle = await _workflow(services, flow_id)
+        handle = await realtime_workflow(services, flow_id)
     except ApiError:
         return  # no workflow runs: nothing was accepted that is not done
     await _control(handle, RealtimeControl(action="stop"))
@@ -55,7 +55,7 @@ async def publish_realtime(services: Services, flow: Flow) -> bool:
     if flow.type != "realtime" or services.flows.state(flow.id) is None:
         return False
     try:
-        handle = await _workflow(services, flow.id)
+        handle = await realtime_workflow(services, flow.id)
     except ApiError:
         return False  # its workflow is gone: the next start takes the new version
     await _control(handle, RealtimeControl(action="publish", flow=flow))
@@ -66,14 +66,14 @@ async def publish_realtime(services: Services, flow: Flow) -> bool:
 async def realtime_status(flow_id: str, services: ServicesDep) -> RealtimeStatus:
     """State (starting, running, stopping, stopped), version, counters, recent latency and failures."""
     flow = (await load_flow(services, flow_id)).flow
-    return await (await _workflow(services, flow.id)).query(RealtimeFlowWorkflow.status)
+    return await (await realtime_workflow(services, flow.id)).query(RealtimeFlowWorkflow.status)
 
 
 @router.get("/flows/{flow_id}/realtime/failures", response_model=list[FailedMessage])
 async def realtime_failures(flow_id: str, services: ServicesDep) -> list[FailedMessage]:
     """The most recent failed messages (newest first): step, error, the input it failed on, version."""
     flow = (await load_flow(services, flow_id)).flow
-    return await (await _workflow(services, flow.id)).query(RealtimeFlowWorkflow.failures)
+    return await (await realtime_workflow(services, flow.id)).query(RealtimeFlowWorkflow.failures)
 
 
 def require_running(flow: Flow, state: str | None) -> None:
@@ -84,7 +84,8 @@ def require_running(flow: Flow, state: str | None) -> None:
                             f"POST /flows/{flow.id}/start (it warms up, and takes messages meanwhile)")
 
 
-async def _workflow(services: Services, flow_id: str) -> WorkflowHandle:
+async def realtime_workflow(services: Services, flow_id: str) -> WorkflowHandle:
+    """The flow's running long-lived workflow, or 409 saying how to start it."""
     return await running_workflow(services, realtime_workflow_id(flow_id), flow_id,
                                   f"the workflow of real-time flow '{flow_id}'")
 
