@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 
+from flows.message_ids import poll_message_id
 from flows.model import Flow, Trigger
 from steps.protocol import Message
 from tests.mock_activities import Emit, Fail, MockSteps, connect_client, eventually, make_flow, mock_worker
@@ -168,7 +169,8 @@ async def test_first_poll_at_once_records_go_through_the_flow_and_the_snapshot_a
         assert third.last_poll is not None and third.last_poll.status == "nothing-new"
         assert third.snapshot == {"since": 5} and stored(steps) == [1, 2, 3, 4, 5] and third.polls == 3
     # unique for the flow's life: a poller created anew starts at poll 1 again, with another run id
-    assert steps.calls_to("poll")[0].message_id == f"first-poll-1-{(handle.first_execution_run_id or '')[:8]}"
+    run_id = (handle.first_execution_run_id or '').replace('-', '')
+    assert steps.calls_to("poll")[0].message_id == f"first-poll-1-{run_id[-12:]}"
 
 
 async def test_a_failed_poll_keeps_the_snapshot_and_the_next_fetches_the_same_records(client: Client) -> None:
@@ -326,3 +328,9 @@ async def test_a_run_now_during_a_poll_runs_one_more_poll_right_after_it(client:
         source.gate.set()
         await poll_done(handle, 2, timeout=2)
 
+
+
+def test_pollers_started_within_a_minute_of_each_other_give_their_messages_different_ids() -> None:
+    """Temporal's run ids are UUIDv7: two made in the same minute share their first characters."""
+    first, again = "019a4b2c-1111-7aaa-8bbb-0123456789ab", "019a4b2c-2222-7ccc-9ddd-ba9876543210"
+    assert poll_message_id("f", 1, first) != poll_message_id("f", 1, again)
