@@ -10,8 +10,10 @@ from api.errors import ApiError
 from api.replies import EXECUTION_HEADER, reply_response, requested_reply
 from api.settings import ApiSettings
 from flows.model import Flow
-from steps.protocol import HttpReply
+from steps.protocol import HttpReply, Message
 from workflows.models import FlowRunResult, RunTotals, StepRecord
+from workflows.realtime_flow import _batch_failed
+from workflows.realtime_models import Queued
 from workflows.replies import FlowReply, ReplyProgress, ReplyRequest, run_reply
 
 HOOK = {"id": "hook", "component": "webhook", "function": "receive"}
@@ -87,3 +89,17 @@ def test_http_answers() -> None:
     assert late.status_code == 504 and json.loads(bytes(late.body))["executionId"] == "f:m"
     assert answer(FlowReply(status="duplicate")).status_code == 409
     assert answer(FlowReply(status="replied", http_reply=HttpReply(statusCode=99))).status_code == 502
+
+
+def test_a_batch_that_could_not_run_answers_its_waiting_callers() -> None:
+    flow = make_flow(steps=[{"id": "a", "component": "transform", "function": "transform"}])
+    items = [Queued(message=Message(id="m1", body={}), reply_to="m1"),
+             Queued(message=Message(id="m1-0", body={}), start_at=1, reply_to="m1"),
+             Queued(message=Message(id="m2", body={}))]
+    result = _batch_failed(flow, items, "the batch could not run: gone")
+    assert [(f.message_id, f.step_id) for f in result.failures] == [("m1", "hook"), ("m1-0", "a"), ("m2", "hook")]
+    [delta] = result.replies
+    progress = ReplyProgress(open_parts=2)  # the message and a fan-out part of it, both in that batch
+    progress.merge(delta)
+    assert progress.ready("last") and progress.reply("last") == FlowReply(status="failed",
+                                                                           error="the batch could not run: gone")

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         RealtimeInput,
         RealtimeRetry,
         RealtimeStatus,
+        ReplyDelta,
         RetireCall,
         StepFailed,
         WarmUpCall,
@@ -111,7 +112,9 @@ class RealtimeFlowWorkflow:
         message, mode = call.message, call.reply.mode
         if not self._accept(Queued(message=message, reply_to=message.id)):
             return FlowReply(status="duplicate")
-        if self._continuing:  # the next run takes the message; this one cannot wait for its reply
+        if self._continuing or self._continue_as_new_due():
+            # the next run takes the message; this one cannot wait for its reply (and callers must
+            # not keep it from continuing as new: their waits would overlap without end under load)
             return FlowReply(status="timeout")
         progress = self._awaited[message.id] = ReplyProgress()
         try:
@@ -228,12 +231,7 @@ class RealtimeFlowWorkflow:
                 summary=f"v{flow.version} {steps} ×{len(items)}",
             )
         except ActivityError as error:
-            cause = str(error.cause or error)
-            result = BatchResult(failures=[
-                StepFailed(message_id=item.message.id, step_id=flow.all_steps[item.start_at].id,
-                           error=f"the batch could not run: {cause}", error_type="BatchFailed",
-                           input=item.message.body, arrived=kept(item.message),
-                           entered=item if kept(item.message) else None) for item in items])
+            result = _batch_failed(flow, items, f"the batch could not run: {error.cause or error}")
         finally:
             self._batches -= 1
             self._in_flight[flow.version] -= len(items)
@@ -260,12 +258,7 @@ class RealtimeFlowWorkflow:
         for delta in result.replies:
             progress = self._awaited.get(delta.message_id)
             if progress is not None:  # else its caller stopped waiting (timeout)
-                progress.open_parts += delta.requeued - delta.entered
-                progress.add_http_reply(delta.http_reply)
-                for body in delta.outputs:
-                    progress.add_output(body)
-                if delta.error is not None:
-                    progress.add_error(delta.error)
+                progress.merge(delta)
         self._show()
 
     async def _warm_up(self) -> None:
@@ -445,6 +438,22 @@ class RealtimeFlowWorkflow:
             last = status.recent_failures[0]
             lines.append(f"last failure: message `{last.message_id}` at step `{last.step_id}`: {last.error[:200]}")
         workflow.set_current_details("\n\n".join(lines))
+
+
+def _batch_failed(flow: Flow, items: list[Queued], error: str) -> BatchResult:
+    """Every message of a batch failed with it (its activity kept failing), each at its own step;
+    the callers waiting on any of them get the failure too."""
+    failures: list[StepFailed] = []
+    replies: dict[str, ReplyDelta] = {}
+    for item in items:
+        arrived = kept(item.message)
+        failures.append(StepFailed(message_id=item.message.id, step_id=flow.all_steps[item.start_at].id, error=error,
+                                   error_type="BatchFailed", input=item.message.body, arrived=arrived,
+                                   entered=Queued(message=item.message, start_at=item.start_at) if arrived else None))
+        if item.reply_to is not None:
+            delta = replies.setdefault(item.reply_to, ReplyDelta(message_id=item.reply_to, error=error))
+            delta.entered += 1
+    return BatchResult(failures=failures, replies=list(replies.values()))
 
 
 def _batch_timeout(flow: Flow) -> timedelta:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from steps.protocol import HttpReply, Message
 from workflows.models import FlowRunResult
+from workflows.realtime_models import ReplyDelta
 
 ReplyMode = Literal["first", "last"]
 ReplyStatus = Literal["replied", "completed", "failed", "timeout", "duplicate"]
@@ -68,6 +69,16 @@ class ReplyProgress(BaseModel):
     def add_error(self, error: str) -> None:
         if self.error is None:
             self.error = error
+
+    def merge(self, delta: ReplyDelta) -> None:
+        """What one batch did for the message: parts it took, parts it sent round again, and the
+        rest as the add_ methods keep it."""
+        self.open_parts += delta.requeued - delta.entered
+        self.add_http_reply(delta.http_reply)
+        for body in delta.outputs:
+            self.add_output(body)
+        if delta.error is not None:
+            self.add_error(delta.error)
 
 
 class RealtimeReplyCall(BaseModel):
