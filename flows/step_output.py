@@ -41,12 +41,16 @@ def carried_headers(incoming: Message, step: Step, out: Message) -> dict[str, di
     return {**(incoming.passthroughHeaders or {}), step.id: out.headers}
 
 
+def is_webhook_trigger(step: Step) -> bool:
+    return (step.component, step.function) == WEBHOOK_TRIGGER
+
+
 def runs_in_platform(step: Step) -> bool:
     """The built-in webhook trigger only copies the request into the body: a container per
     message (≈ 250 ms) for that is waste, so the platform does it (a user's own webhook trigger,
     one with code, still runs in its container). A trigger with a ``mapping`` runs in its container
     too: mappings are JSONata, evaluated in activities, never in workflow code."""
-    return (step.component, step.function) == WEBHOOK_TRIGGER and step.mapping is None
+    return is_webhook_trigger(step) and step.mapping is None
 
 
 def webhook_trigger_output(message: Message, step: Step, passthrough: bool) -> Message:

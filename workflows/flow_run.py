@@ -14,7 +14,7 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from flows.model import Step
-    from flows.step_output import runs_in_platform, webhook_trigger_output
+    from flows.step_output import is_webhook_trigger, runs_in_platform, webhook_trigger_output
     from steps.protocol import Message
     from workflows.models import FlowRunInput, FlowRunResult, StepBatchCall, StepCall, StepRecord, StepResult
     from workflows.replies import FlowReply, ReplyRequest, run_reply
@@ -23,6 +23,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.step_activity import execute_step, execute_step_batch
 
 BATCH_SIZE = 100            # messages one container takes in one activity
+# Runs started before a webhook trigger with a mapping ran in its container copied the request in the
+# platform: their histories have no activity for it, so they replay that way.
+MAPPED_TRIGGER_IN_CONTAINER = "mapped-webhook-trigger-in-container"
 LEAF_MESSAGES = 1000        # up to this many fan out as batches inside one workflow; more go to child branches
 MAX_CHILDREN = 100          # branches per workflow; a wider fan-out becomes a deeper tree
 
@@ -90,7 +93,7 @@ class FlowRunWorkflow:
         self._report.deliver(message)
 
     async def _run_step(self, step: Step, message: Message) -> StepResult | None:
-        if runs_in_platform(step):
+        if runs_in_platform(step) or (is_webhook_trigger(step) and not workflow.patched(MAPPED_TRIGGER_IN_CONTAINER)):
             return self._run_in_platform(step, message)
         call = StepCall(flow_id=self._flow.id, flow_version=self._flow.version, execution_id=self._run.execution_id,
                         step=step, message=message, passthrough=self._flow.passthrough,
