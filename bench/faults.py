@@ -46,6 +46,8 @@ from temporalio.client import Client
 
 from bench.platform import platform_env
 from catalog.build import build_all
+from conflux.settings import PlatformSettings
+from conflux.temporal import connect
 from deploy.processes import Service, free_port, start_service, wait_for_service
 from deploy.temporal_server import dev_server
 from steps.docker_housekeeping import list_containers
@@ -344,7 +346,7 @@ class Outcome:
 
 async def exercise(stack: Stack, target: Target, messages: int, seconds: float, senders: int,
                    deadline: float) -> Outcome:
-    temporal = await Client.connect(stack.temporal_address)
+    temporal = await connect(PlatformSettings(temporal_address=stack.temporal_address))  # the stack's keys
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as api:
         (await api.put(f"/flows/{FLOW_ID}", json=flow(target.url))).raise_for_status()
         began = time.monotonic()

@@ -16,7 +16,7 @@ class ExitCode(IntEnum):
 EXIT_CODES_HELP = """exit codes:
   0    ok
   1    the API refused the request (4xx), the run failed, or a file of `apply` failed
-  2    usage error: wrong arguments, an unreadable file or body
+  2    usage error: wrong arguments, an unreadable --body-file or body
   3    the API is not reachable or answered 5xx (e.g. Temporal is down): try again later
   4    timed out waiting (runs follow --timeout, send --wait); the run goes on
   130  interrupted (Ctrl-C)"""

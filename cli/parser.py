@@ -26,7 +26,8 @@ Prints one line per file: created vN, updated vN, unchanged vN or draft saved. A
 Against an API without drafts, each file is saved with PUT /flows/{id} (saved and published in one)."""
 SEND_DESCRIPTION = """Send a flow one message (POST /flows/{id}/executions) and print its execution id.
 With --wait, wait for the flow's reply and print it instead: the first httpReply a step emits,
-or with --reply last the last step's output; exit 4 when none comes within the timeout (the run goes on)."""
+or with --reply last the last step's output; exit 1 when the run failed, 4 when no reply comes within
+the timeout (the run goes on)."""
 FOLLOW_DESCRIPTION = """Print each step of an execution as it completes, until the run ends.
 Exit 0 when it completed, 1 when it failed (or was cancelled or terminated), 4 after --timeout."""
 

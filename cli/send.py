@@ -96,7 +96,7 @@ def _no_reply_in_time(context: Context, response: httpx.Response) -> ExitCode:
     if context.out.is_json:
         context.out.json(answer)
     execution_id = answer.get("executionId")
-    context.out.error(f"{one_line(str(answer.get('error', 'no reply in time')))} (HTTP 504); the run goes on: "
+    context.out.error(f"{one_line(str(answer.get('error', 'no reply in time')))} (HTTP 504); "
                       f"conflux runs follow {execution_id}")
     return ExitCode.TIMED_OUT
 

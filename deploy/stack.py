@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
            "CONFLUX_TEMPORAL_ADDRESS": f"127.0.0.1:{args.temporal_port}",
            "CONFLUX_TEMPORAL_UI_URL": f"http://127.0.0.1:{args.ui_port}",
            "CONFLUX_BLOB_DIR": str(state / "blobs"), "CONFLUX_DB_PATH": str(state / "conflux.db"),
+           "CONFLUX_KEY_FILE": str(state / "keys"),
            "CONFLUX_PORT": str(args.api_port), "CONFLUX_RUNNER": args.runner,
            "DEMO_URL": f"http://127.0.0.1:{args.demo_port}",
            "CONFLUX_METRICS_ADDRESS": f"127.0.0.1:{args.metrics_port}",
@@ -141,7 +142,8 @@ def local_token(state: Path) -> str:
         if found is not None and found.revoked_at is None:
             return token
     _, token = store.create("local stack", ["admin"])
-    kept.touch(mode=0o600)
+    kept.touch()
+    kept.chmod(0o600)
     kept.write_text(token + "\n")
     return token
 

@@ -386,11 +386,12 @@ def test_send_wait_prints_the_flows_reply() -> None:
 
 def test_send_wait_without_a_reply_in_time_exits_4_with_the_execution_id() -> None:
     api = FakeApi({("POST", "/flows/orders/executions"): (504, {
-        "error": "no reply from flow 'orders' within 5 s; the run goes on", "executionId": "orders:k9"})})
+        "error": "the flow gave no answer within 5 s; the run goes on: follow it with the execution id",
+        "executionId": "orders:k9"})})  # the API's own words (api/replies.py)
     code, out, err = cli(api, "send", "orders", "--wait", "--timeout", "5")
     assert code == 4 and out == ""
-    assert err == ("error: no reply from flow 'orders' within 5 s; the run goes on (HTTP 504); the run goes on: "
-                   "conflux runs follow orders:k9\n")
+    assert err == ("error: the flow gave no answer within 5 s; the run goes on: follow it with the execution id "
+                   "(HTTP 504); conflux runs follow orders:k9\n")
     code, out, _ = cli(api, "send", "orders", "--wait", "-o", "json")
     assert code == 4 and json.loads(out)["executionId"] == "orders:k9"
 
