@@ -24,7 +24,7 @@ from workflows.realtime_flow import RealtimeFlowWorkflow
 from workflows.realtime_models import FailedMessage, realtime_workflow_id
 from workflows.run_report import failed_run_result as report_of_failure
 
-BRANCH_ID = re.compile(r"/b\d+$")
+BRANCH_ID = re.compile(r"/b\d+$")  # a fan-out's branches (a poll's record runs are children too: kept)
 PAGE_RUNS_MAX = 100
 
 

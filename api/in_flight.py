@@ -14,13 +14,13 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from temporalio.client import Client, WorkflowQueryRejectedError
 from temporalio.common import QueryRejectCondition
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
+from api.run_status import QUERY_TIMEOUT
 from flows.model import Flow
 from workflows.intake import FlowIntakeWorkflow
 from workflows.intake_models import intake_workflow_id
@@ -28,7 +28,6 @@ from workflows.realtime_flow import RealtimeFlowWorkflow
 from workflows.realtime_models import realtime_workflow_id
 
 REFRESH_SECONDS = 0.2
-QUERY_TIMEOUT = timedelta(seconds=5)
 RETRY_AFTER_SECONDS = 1
 
 

@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from api.auth import authorize, bearer
+from api.auth import bearer, check_token
 from api.errors import ApiError
 from api.services import Services, ServicesDep
 from conflux.keys import KeyRingError
@@ -34,7 +34,7 @@ async def codec_access(request: Request,
     them to whoever reaches the API: the dev server's Temporal UI sends no token, so the local stack
     (on loopback) does that (docs/security.md)."""
     if request.app.state.services.settings.codec_auth:
-        await authorize(request, credentials)
+        check_token(request, credentials, "read" if request.url.path.endswith("/decode") else "write")
 
 
 def cors_headers(request: Request, services: Services) -> dict[str, str]:
