@@ -52,6 +52,10 @@ class SecretStore:
                        "updated_at = excluded.updated_at", (name, info.key_id, _text(sealed.blob), info.updated_at))
         return info, not existed
 
+    def exists(self, name: str) -> bool:
+        with connect_db(self.path) as db:
+            return db.execute("SELECT 1 FROM secrets WHERE name = ?", (name,)).fetchone() is not None
+
     def value(self, name: str) -> str | None:
         """The plaintext, for checking a request; None when there is no such secret."""
         with connect_db(self.path) as db:

@@ -120,7 +120,8 @@ async def read_definition(request: Request, services: Services, path_id: str | N
                 where="id", problem=f"the body says id '{data['id']}' but the URL says '{path_id}'; make them equal")])
     flow = parse_flow(data, services.catalog, source="(request body)")
     auth = flow.webhook_auth
-    if auth is not None and auth.secret is not None and services.flows.secret(auth.secret) is None:
+    if auth is not None and auth.secret is not None and not await asyncio.to_thread(services.secrets.exists,
+                                                                                     auth.secret):
         raise FlowInvalid("(request body)", [Problem(
             where="webhook_auth.secret", problem=f"no secret '{auth.secret}' is stored; store it first with "
                                                  f"PUT /secrets/{auth.secret} (GET /secrets lists them)")])

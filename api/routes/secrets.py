@@ -24,7 +24,7 @@ class SecretSummary(CamelModel):
     name: str
     key_id: str = Field(description="the encryption key it is sealed with (conflux/keys.py)")
     updated_at: str
-    used_by: list[str] = Field(default_factory=list, description="flows whose active version names it")
+    used_by: list[str] = Field(default_factory=list, description="flows whose active version or draft names it")
 
 
 class SecretList(CamelModel):
@@ -74,12 +74,15 @@ async def _users(services: Services, name: str) -> list[str]:
 
 
 async def _users_by_secret(services: Services) -> dict[str, list[str]]:
-    """Secret name -> the flows whose active version names it."""
+    """Secret name -> the flows whose active version or draft names it (a draft naming a deleted
+    secret would publish a webhook no caller can pass)."""
+    active, drafts = await asyncio.gather(asyncio.to_thread(services.store.list_latest),
+                                          asyncio.to_thread(services.store.list_drafts))
     users: dict[str, list[str]] = {}
-    for stored in await asyncio.to_thread(services.store.list_latest):
-        auth = stored.flow.webhook_auth
-        if auth is not None and auth.secret is not None:
-            users.setdefault(auth.secret, []).append(stored.flow.id)
+    for flow in [stored.flow for stored in active] + [draft.flow for draft in drafts]:
+        auth = flow.webhook_auth
+        if auth is not None and auth.secret is not None and flow.id not in users.get(auth.secret, []):
+            users.setdefault(auth.secret, []).append(flow.id)
     return users
 
 
