@@ -32,7 +32,6 @@ class Queued(BaseModel):
 
     message: Message
     start_at: int = Field(default=0, description="index into flow.all_steps")
-    retry_of: str = Field(default="", description="the failed execution retried: the history names it")
     attempt: int = Field(default=1, description="attempt at the step start_at (1 unless it rebounded)")
     due: datetime | None = Field(default=None, description="a rebound's retry time")
     reply_to: str | None = Field(default=None, description=(
