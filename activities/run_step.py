@@ -21,10 +21,9 @@ from steps.errors import StepFailure
 from steps.pool import WarmPool
 from steps.protocol import Message, RequestOutcome, StepRequest
 from steps.spec import ContainerSpec
-from workflows.models import BatchItem, StepBatchCall, StepBatchResult, StepCall, StepResult
+from workflows.models import POLL_RUN_TYPE, BatchItem, StepBatchCall, StepBatchResult, StepCall, StepResult
 
 INPUT_EXCERPT_BYTES = 64 * 1024
-POLL_WORKFLOW = "PollRun"  # run_step runs a polling trigger when this workflow type calls it
 
 
 class StepActivities:
@@ -38,10 +37,10 @@ class StepActivities:
     async def run_step(self, call: StepCall) -> StepResult:
         with logging_fields(flow=call.flow_id, version=call.flow_version, step=call.step.id,
                             message_id=call.message.id, execution_id=call.execution_id):
-            polling = activity.info().workflow_type == POLL_WORKFLOW
+            polling = activity.info().workflow_type == POLL_RUN_TYPE
             try:
                 result = await self._run_step(call)
-            except BaseException:
+            except Exception:  # a failed poll attempt (a cancellation is not one)
                 if polling:
                     polled(call.flow_id, None)
                 raise

@@ -10,6 +10,7 @@ from flows.model import Flow, Step
 from steps.protocol import HttpReply, Message
 
 StepStatus = Literal["ok", "failed"]
+POLL_RUN_TYPE = "PollRun"  # the workflow type of one poll; run_step counts the polls it runs for it
 
 
 class StepCall(BaseModel):

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from steps.protocol import Message
     from workflows.flow_run import FlowRunWorkflow
     from workflows.models import (
+        POLL_RUN_TYPE,
         FlowRunInput,
         FlowRunResult,
         PollingControl,
@@ -145,7 +146,7 @@ class PollingFlowWorkflow:
         self._last = result
 
 
-@workflow.defn(name="PollRun")
+@workflow.defn(name=POLL_RUN_TYPE)
 class PollRunWorkflow:
     @workflow.run
     async def run(self, poll: PollRunInput) -> PollRunResult:
