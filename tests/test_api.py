@@ -514,12 +514,18 @@ class Stream:
         """``change()`` with messages accepted just before and just after it; its answer."""
         self.start()
         before = len(self.sent)
-        await until(lambda: len(self.sent) >= before + at_least, "messages before the change")
+        await until(lambda: self._sent_at_least(before + at_least), "messages before the change")
         changed = await change()
         after = len(self.sent)
-        await until(lambda: len(self.sent) >= after + at_least, "messages after the change")
+        await until(lambda: self._sent_at_least(after + at_least), "messages after the change")
         await self.stop()
         return changed
+
+    def _sent_at_least(self, count: int) -> bool:
+        """Raises what ended the sender (a message not answered 202) instead of waiting for more."""
+        if self._task is not None and self._task.done():
+            self._task.result()
+        return len(self.sent) >= count
 
 
 async def test_switching_ordinary_to_realtime_and_back_is_a_publish_that_loses_nothing(api: httpx.AsyncClient) -> None:
