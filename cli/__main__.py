@@ -28,8 +28,7 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.BaseTransport | 
         return int(args.handler(args, Context(api=api, out=out)))
     except CliFailure as failure:
         out.error(failure.message)
-        for problem in failure.problems:
-            out.err.write(f"  - {problem.get('where', '?')}: {problem.get('problem', '?')}\n")
+        out.problems(failure.problems)
         return int(failure.code)
     except KeyboardInterrupt:
         out.err.write("\n")

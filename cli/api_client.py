@@ -1,6 +1,7 @@
 """The one place the CLI talks HTTP: every failure becomes a ``CliFailure`` carrying the exit code
 and one line to print, taken from the API's own ``error`` sentence (docs/api.md, "Errors")."""
 
+import json
 import re
 from typing import Any
 from urllib.parse import quote
@@ -98,6 +99,15 @@ def body_of(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return response.text
+
+
+def json_argument(text: str, source: str) -> Any:
+    """``text`` parsed as JSON, or a usage error naming where it came from and where it breaks."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliFailure(ExitCode.USAGE, f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} "
+                                         f"column {exc.colno}") from None
 
 
 def one_line(text: str) -> str:

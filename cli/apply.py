@@ -111,8 +111,7 @@ def report(out: Output, applied: Applied) -> None:
     """As each file is done: its outcome on stdout (table mode), its failure and problems on stderr."""
     if applied.result == "failed":
         out.error(f"{applied.file}: {applied.error}")
-        for problem in applied.problems:
-            out.err.write(f"  - {problem.get('where', '?')}: {problem.get('problem', '?')}\n")
+        out.problems(applied.problems)
         return
     if out.is_json:
         return

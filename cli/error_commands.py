@@ -2,10 +2,9 @@
 new executions on the active version (GET /flows/{id}/errors, POST /flows/{id}/errors/retry)."""
 
 import argparse
-import json
 from typing import Any
 
-from cli.api_client import CliFailure, flow_path
+from cli.api_client import CliFailure, flow_path, json_argument
 from cli.context import Context
 from cli.exit_codes import ExitCode
 from cli.output import short_time
@@ -40,11 +39,7 @@ def retry_body(args: argparse.Namespace) -> dict[str, Any]:
         if len(args.error_ids) != 1:
             raise CliFailure(ExitCode.USAGE, f"--body replaces one message's body: give exactly one error id "
                                              f"(got {len(args.error_ids)})")
-        try:
-            body["body"] = json.loads(args.body)
-        except json.JSONDecodeError as exc:
-            raise CliFailure(ExitCode.USAGE, f"--body is not valid JSON: {exc.msg} at line {exc.lineno} "
-                                             f"column {exc.colno}") from None
+        body["body"] = json_argument(args.body, "--body")
     return body
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from cli.api_client import flow_path
 from cli.context import Context
 from cli.exit_codes import ExitCode
-from cli.output import Output, render_fields, render_table, short_time
+from cli.output import Output, short_time
 
 
 def list_flows(args: argparse.Namespace, context: Context) -> ExitCode:
@@ -41,18 +41,18 @@ def get_flow(args: argparse.Namespace, context: Context) -> ExitCode:
 
 def print_definition(out: Output, flow: dict[str, Any], extra: list[tuple[str, Any]], draft: bool) -> None:
     trigger = flow.get("trigger") or {}
-    out.out.write(render_fields([
+    out.fields([
         ("id", flow.get("id")), ("name", flow.get("name")),
         ("version", "draft" if draft else flow.get("version")), *extra,
         ("type", flow.get("type")),
         ("trigger", f"{trigger.get('id')} ({trigger.get('component')}/{trigger.get('function')}, "
                     f"{trigger.get('type', 'webhook')})"),
-    ]))
+    ])
     steps = flow.get("steps") or []
     if steps:
         out.line()
-        out.out.write(render_table(["step", "component", "function", "image"], [
-            [step.get("id"), step.get("component"), step.get("function"), step.get("image")] for step in steps]))
+        out.table(["step", "component", "function", "image"], [
+            [step.get("id"), step.get("component"), step.get("function"), step.get("image")] for step in steps])
 
 
 def start_flow(args: argparse.Namespace, context: Context) -> ExitCode:

@@ -36,6 +36,14 @@ class Output:
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         self.out.write(render_table(columns, rows))
 
+    def fields(self, pairs: Sequence[tuple[str, Any]]) -> None:
+        self.out.write(render_fields(pairs))
+
+    def problems(self, problems: Sequence[dict[str, Any]]) -> None:
+        """A 422's problems, one per line under the error line."""
+        for problem in problems:
+            self.err.write(f"  - {problem.get('where', '?')}: {problem.get('problem', '?')}\n")
+
     def error(self, text: str) -> None:
         self.err.write(f"error: {text}\n")
         self.err.flush()

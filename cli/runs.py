@@ -12,7 +12,7 @@ from typing import Any
 from cli.api_client import ApiClient, CliFailure, execution_path
 from cli.context import Context
 from cli.exit_codes import ExitCode
-from cli.output import Output, cell_text, render_fields, render_table, short_time
+from cli.output import Output, cell_text, short_time
 
 WAITING = frozenset({"QUEUED", "RUNNING"})
 
@@ -23,12 +23,12 @@ def get_run(args: argparse.Namespace, context: Context) -> ExitCode:
     if context.out.is_json:
         context.out.json(status)
         return ExitCode.OK
-    context.out.out.write(render_fields(run_fields(status)))
+    context.out.fields(run_fields(status))
     records = records_of(status)
     if records:
         context.out.line()
-        context.out.out.write(render_table(["step", "component", "message", "status", "ms", "result"],
-                                           [record_row(record) for record in records]))
+        context.out.table(["step", "component", "message", "status", "ms", "result"],
+                          [record_row(record) for record in records])
     return ExitCode.OK
 
 

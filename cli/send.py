@@ -5,14 +5,13 @@ with ``--reply last`` the last step's output), or 504 and the execution id when 
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from cli.api_client import CliFailure, body_of, failure_of, flow_path, one_line
+from cli.api_client import CliFailure, body_of, failure_of, flow_path, json_argument, one_line
 from cli.context import Context
 from cli.exit_codes import ExitCode
 
@@ -35,11 +34,7 @@ def message_body(args: argparse.Namespace) -> bytes:
             raise CliFailure(ExitCode.USAGE, f"--body-file {args.body_file} cannot be read ({exc.strerror})") from None
     else:
         return b"{}"
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliFailure(ExitCode.USAGE, f"the body from {source} is not valid JSON: {exc.msg} at line {exc.lineno} "
-                                         f"column {exc.colno}") from None
+    json_argument(text, f"the body from {source}")
     return text.encode()
 
 
