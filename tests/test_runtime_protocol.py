@@ -123,8 +123,11 @@ def test_an_event_goes_out_while_step_code_goes_on_working():
         assert json.loads(process.stdout.readline())["type"] == "ready"
         process.stdin.write((request("a", "emits_then_works", {"seconds": 30}) + "\n").encode())
         process.stdin.flush()
-        with ThreadPoolExecutor(1) as reader:  # a held-back event would come only after the 30 s
+        reader = ThreadPoolExecutor(1)  # a held-back event would come only after the 30 s
+        try:
             first = json.loads(reader.submit(process.stdout.readline).result(timeout=5))
+        finally:
+            reader.shutdown(wait=False)  # the kill below ends a read still blocked: 5 s stay 5 s
         assert first == {"id": "a", "type": "data", "msg": {"body": {"first": True}}}
         assert process.poll() is None, "the step is still working"
     finally:
