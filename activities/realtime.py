@@ -23,6 +23,7 @@ from steps.errors import StepFailure
 from steps.pool import Outcome, WarmKey, WarmPool
 from steps.protocol import HttpReply, Message, StepRequest
 from steps.spec import ContainerSpec
+from workflows.models import MAX_OUTPUTS
 from workflows.realtime_models import (
     BatchCall,
     BatchResult,
@@ -36,7 +37,6 @@ from workflows.realtime_models import (
     WarmUpCall,
     WarmUpResult,
 )
-from workflows.replies import MAX_REPLY_OUTPUTS
 from workflows.retry_input import kept
 
 EXCERPT_CHARS = 4096
@@ -230,7 +230,7 @@ class _Replies:
             self._deltas[reply_to].http_reply = reply
 
     def delivered(self, reply_to: str | None, body: object) -> None:
-        if reply_to is not None and len(self._deltas[reply_to].outputs) < MAX_REPLY_OUTPUTS:
+        if reply_to is not None and len(self._deltas[reply_to].outputs) < MAX_OUTPUTS:
             self._deltas[reply_to].outputs.append(body)
 
 

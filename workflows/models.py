@@ -10,6 +10,7 @@ from flows.model import Flow, Step
 from steps.protocol import HttpReply, Message
 
 StepStatus = Literal["ok", "failed"]
+MAX_OUTPUTS = 20  # last-step bodies a run's report (and a request-reply answer) keeps
 POLL_RUN_TYPE = "PollRun"  # the workflow type of one poll; run_step counts the polls it runs for it
 
 
@@ -119,6 +120,12 @@ class FlowRunResult(BaseModel):
     failures: list[StepRecord] = Field(default_factory=list, description="failed step runs (capped)")
     http_reply: HttpReply | None = None
     outputs: list[Any] = Field(default_factory=list, description="bodies out of the last step (capped)")
+
+    def failure_summary(self) -> str:
+        """What a failed run says about itself: its failure, and a request-reply caller's answer."""
+        first = self.failures[0] if self.failures else None
+        where = f"step '{first.step_id}': {first.error}" if first else "see the run's failures"
+        return f"{self.totals.failed} message(s) failed; first at {where}"
 
 
 PollingState = Literal["running", "paused", "stopped"]

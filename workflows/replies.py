@@ -11,12 +11,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from steps.protocol import HttpReply, Message
-from workflows.models import FlowRunResult
+from workflows.models import MAX_OUTPUTS, FlowRunResult
 from workflows.realtime_models import ReplyDelta
 
 ReplyMode = Literal["first", "last"]
 ReplyStatus = Literal["replied", "completed", "failed", "timeout", "duplicate"]
-MAX_REPLY_OUTPUTS = 20
 
 
 class ReplyRequest(BaseModel):
@@ -59,7 +58,7 @@ class ReplyProgress(BaseModel):
         return FlowReply(status="completed", outputs=self.outputs)
 
     def add_output(self, body: Any) -> None:
-        if len(self.outputs) < MAX_REPLY_OUTPUTS:
+        if len(self.outputs) < MAX_OUTPUTS:
             self.outputs.append(body)
 
     def add_http_reply(self, reply: HttpReply | None) -> None:
@@ -95,7 +94,5 @@ def run_reply(result: FlowRunResult, mode: ReplyMode, finished: bool) -> FlowRep
     if not finished:
         return None
     if result.totals.failed:
-        first = result.failures[0] if result.failures else None
-        where = f"step '{first.step_id}': {first.error}" if first else "see the run's failures"
-        return FlowReply(status="failed", error=f"{result.totals.failed} message(s) failed; first at {where}")
+        return FlowReply(status="failed", error=result.failure_summary())
     return FlowReply(status="completed", outputs=result.outputs)

@@ -7,13 +7,12 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 with workflow.unsafe.imports_passed_through():
     from flows.model import Step
     from steps.protocol import HttpReply, Message
-    from workflows.models import FlowRunResult, StepRecord
+    from workflows.models import MAX_OUTPUTS, FlowRunResult, StepRecord
     from workflows.retry_input import kept
     from workflows.search import FAILED_STEP
 
 MAX_RECORDS = 100
 MAX_FAILURES = 20
-MAX_OUTPUTS = 20
 FAILED_TYPE = "FlowRunFailed"
 
 
@@ -84,10 +83,8 @@ class RunReport:
             return result
         result.status = "failed"
         workflow.upsert_search_attributes([FAILED_STEP.value_set(sorted({f.step_id for f in result.failures}))])
-        first = result.failures[0] if result.failures else None
-        reason = f"step '{first.step_id}': {first.error}" if first else "see failures"
-        raise ApplicationError(f"{result.totals.failed} message(s) failed; first at {reason}",
-                               result.model_dump(mode="json"), type=FAILED_TYPE, non_retryable=True)
+        raise ApplicationError(result.failure_summary(), result.model_dump(mode="json"), type=FAILED_TYPE,
+                               non_retryable=True)
 
 
 def failed_branch_result(error: ChildWorkflowError) -> FlowRunResult | None:
