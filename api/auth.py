@@ -2,8 +2,10 @@
 needs a bearer token (api/tokens.py) whose scopes cover the route: ``read`` for GET, ``write`` for
 the rest, ``admin`` for tokens and secrets. 401 names what is missing, 403 what the token lacks.
 
-The dependency guards every router but the webhooks' and /healthz (api/app.py), so the webhooks'
-hot path pays nothing; tests/test_api_auth.py checks that every other route asks for a token. The
+The dependency guards every router but the webhooks', the codec's and /healthz (api/app.py), so the
+webhooks' hot path pays nothing; the codec endpoint calls ``check_token`` itself, with its own
+scopes and its own switch (CONFLUX_CODEC_AUTH). tests/test_api_auth.py checks that every other
+route asks for a token. The
 token's lookup goes through the flow cache: no database read per request while no token changed.
 """
 

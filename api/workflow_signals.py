@@ -34,7 +34,8 @@ class WorkflowSignals:
         await self.start_realtime(flow, messages)
 
     async def start_realtime(self, flow: Flow, messages: list[Message] | None = None) -> WorkflowHandle[Any, Any]:
-        """The flow's workflow, started unless it runs (POST /start), with ``messages`` signalled."""
+        """The flow's workflow, started unless it runs (POST /start, a publish that makes a flow
+        real-time), with ``messages`` signalled when given (the signal bridge)."""
         client = await self._client()
         signal: dict[str, Any] = {}
         if messages:
