@@ -2,7 +2,7 @@
 
 the same 3-step flow (the webhook trigger in the platform, a transform, an http-request posting to
 a loopback sink), one message at a time, the two paths alternating, each message sent once the
-previous run has ended:
+previous run has ended and the worker's standby containers are back:
 - 202 path: the webhook's 202, and the time from sending it until the last step's POST reaches
   the sink (the flow's work done, but nobody told);
 - request-reply: the time from sending ``?reply=last`` until the caller has the last step's output
@@ -16,9 +16,11 @@ Run: ``python -m bench.request_reply [--samples N]`` (starts its own Temporal de
 
 import argparse
 import asyncio
+import functools
 import time
 from typing import Any
 
+import docker
 import httpx
 
 from bench.platform import platform_processes
@@ -26,8 +28,10 @@ from bench.realtime import line, start, until
 from bench.sink import Sink
 from catalog.build import build_all
 from deploy.temporal_server import dev_server
+from steps.docker_housekeeping import list_containers
 
 SINK_GIVE_UP_SECONDS = 60
+STANDBY_CONTAINERS = 2 * 2  # the worker's default 2 for each of the two step images
 
 
 def flow(flow_id: str, kind: str, sink_url: str) -> dict[str, Any]:
@@ -68,6 +72,19 @@ async def run_ended(api: httpx.AsyncClient, flow_id: str, execution_id: str) -> 
     async def closed() -> bool:
         return (await api.get(f"/executions/{execution_id}")).json()["status"] == "COMPLETED"
     await until(closed)
+    await until(standby_refilled)
+
+
+@functools.cache
+def _docker() -> docker.DockerClient:
+    return docker.from_env()
+
+
+async def standby_refilled() -> bool:
+    """Every step image has its standby containers again (2 each, the worker's default), so no
+    sample pays for the refill the one before it started."""
+    running = list_containers(_docker(), labels=["conflux.standby=true"], status="running")
+    return len(running) >= STANDBY_CONTAINERS
 
 
 async def replied(api: httpx.AsyncClient, flow_id: str, n: int) -> float:
