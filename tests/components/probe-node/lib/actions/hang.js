@@ -1,0 +1,3 @@
+exports.process = function processAction() {
+  setInterval(() => {}, 60000);
+};

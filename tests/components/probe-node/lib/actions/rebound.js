@@ -1,0 +1,4 @@
+exports.process = function processAction() {
+  this.emit('rebound', new Error('target is down'));
+  this.emit('end');
+};
