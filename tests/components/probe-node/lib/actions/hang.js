@@ -1,3 +1,0 @@
-exports.process = function processAction() {
-  setInterval(() => {}, 60000);
-};
