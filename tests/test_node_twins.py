@@ -2,10 +2,12 @@
 and give the same events as their Python twins: one-shot and long-lived, on both runners.
 
 tests/components/twin-node (with an npm dependency) and tests/components/twin-python implement the
-same actions; each case sends the same messages to both and compares what came back.
+same actions; each case sends the same messages to both and compares what came back. A last test
+runs a flow of Node.js steps through Temporal and the worker.
 """
 
 import shutil
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,14 @@ from typing import Any
 import pytest
 
 from catalog.build_context import install_node_modules
+from catalog.components import load_catalog
+from conflux.settings import PlatformSettings
+from conflux.temporal import connect
 from steps.protocol import Message, RequestOutcome, StepRequest
-from steps.runner import StepRunner
+from steps.runner import StepRunner, make_runner
 from steps.spec import ContainerSpec
+from tests.flow_helpers import make_flow, run_flow
+from worker.main import running_worker
 
 COMPONENTS = Path(__file__).resolve().parent / "components"
 TWINS = {"node": COMPONENTS / "twin-node", "python": COMPONENTS / "twin-python"}
@@ -167,3 +174,21 @@ async def test_node_component_gives_the_same_events_as_its_python_twin(name, mod
     assert on_node == on_python
     assert len(on_node) == len(case.messages) and all(result["ended"] for result in on_node)
     assert on_node == EXPECTED.get((name, mode), EXPECTED.get((name, "both")))
+
+
+async def test_a_flow_runs_node_steps_with_the_platforms_passthrough(temporal_address, twin_images, component_images,
+                                                                     tmp_path):
+    """A webhook flow whose two steps are the Node.js component: a fan-out, then a step reading the
+    trigger's message from its passthrough in elastic.io's shape."""
+    settings = PlatformSettings(temporal_address=temporal_address, task_queue=f"node-{uuid.uuid4().hex[:8]}",
+                                blob_dir=tmp_path / "blobs", runner="docker")
+    catalog = load_catalog([TWINS["node"]])
+    flow = make_flow(catalog, [{"id": "fan", "component": "twin-node", "function": "many",
+                                "mapping": {"count": "body.count"}},
+                               {"id": "read", "component": "twin-node", "function": "passthrough"}])
+    client = await connect(settings)
+    async with running_worker(client, settings, make_runner("docker"), catalog):
+        _, result = await run_flow(client, settings.task_queue, flow, {"count": 2})
+    assert result.status == "completed" and result.totals.delivered == 2
+    webhook = {"body": {"count": 2}, "headers": {}, "method": "POST", "query": {}, "path": "", "url": ""}
+    assert result.outputs == [{"fromHook": webhook, "hookHeader": None, "region": None}] * 2
