@@ -113,7 +113,12 @@ class Component {
       return require(file);
     } catch (err) {
       const name = (err && err.name) || 'Error';
-      throw new ComponentError(`loading ${relative} failed: ${name}: ${err && err.message}`);
+      const hint = err && err.code === 'MODULE_NOT_FOUND' && fs.existsSync(path.join(this.directory, 'package.json'))
+        ? ' (are its npm dependencies installed? the image build installs them; for the process runner run '
+          + '`npm install` in the component folder)'
+        : '';
+      const message = String(err && err.message).split('\n')[0]; // not the require stack
+      throw new ComponentError(`loading ${relative} failed: ${name}: ${message}${hint}`);
     }
   }
 }

@@ -9,13 +9,30 @@
  *
  * Events are written in bursts, as the Python runtime does: what was sent goes out before the
  * runtime waits for more input, and at most FLUSH_MS after it was sent while step code goes on
- * working (a timer; it fires whenever the step awaits I/O). Writes to a pipe are synchronous on
- * Linux, so nothing is lost when the process exits right after a flush.
+ * working (a timer; it fires whenever the step awaits I/O). Events are written to fd 1 directly and
+ * synchronously, to the last byte: a stream's write of a large burst may still be queued when the
+ * process exits (at EOF, or when step code calls process.exit), and that event would be cut.
  */
+const fs = require('fs');
 const { jsonSafe } = require('./logs');
 
 const FLUSH_MS = 20;
 const NEWLINE = 0x0a;
+const EVENTS_FD = 1;
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+/** Write all of `text` to `fd`, waiting a millisecond whenever the reader is behind (a full pipe). */
+function writeAll(fd, text) {
+  let buffer = Buffer.from(text, 'utf8');
+  while (buffer.length) {
+    try {
+      buffer = buffer.subarray(fs.writeSync(fd, buffer));
+    } catch (err) {
+      if (err.code !== 'EAGAIN') throw err;
+      Atomics.wait(PAUSE, 0, 0, 1);
+    }
+  }
+}
 
 class Transport {
   constructor(writeEvents, input) {
@@ -26,10 +43,8 @@ class Transport {
   }
 
   static takeOverStdio() {
-    const stdout = process.stdout;
-    const writeEvents = stdout.write.bind(stdout);
-    stdout.write = process.stderr.write.bind(process.stderr);
-    return new Transport(writeEvents, process.stdin);
+    process.stdout.write = process.stderr.write.bind(process.stderr);
+    return new Transport((text) => writeAll(EVENTS_FD, text), process.stdin);
   }
 
   send(event) {

@@ -183,3 +183,15 @@ def test_an_event_goes_out_while_step_code_goes_on_working(runtime):
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_large_pipelined_batch_and_a_one_megabyte_line_round_trip(runtime):
+    """Lines longer than one read, and many in one read, are split where they end."""
+    blob = "x" * (1024 * 1024)
+    lines = [request(f"r{i}", "echo", {"n": i}) for i in range(500)] + [request("big", "echo", {"blob": blob})]
+    events, _, code = run_runtime(runtime, lines)
+    data = {e["id"]: e["msg"]["body"] for e in events if e["type"] == "data"}
+    assert [data[f"r{i}"]["n"] for i in range(500)] == list(range(500))
+    assert data["big"] == {"blob": blob}
+    assert [e["id"] for e in events if e["type"] == "end"] == [f"r{i}" for i in range(500)] + ["big"]
+    assert code == 0
