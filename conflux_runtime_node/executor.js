@@ -6,7 +6,8 @@
  * does. A truthy return value (a promise: every async function) is awaited, its value emitted as
  * `data` when there is one, then `end`; a function that returns nothing ends when it emits `end`
  * itself (callback style; the platform's step timeout catches one that never does). A throw or a
- * rejection is `error` then `end`; so is an exception thrown later from the step's callbacks.
+ * rejection is `error` then `end`; so is an exception thrown later from the step's callbacks (it
+ * fails the request being served when it is thrown: Node cannot tell which request's callback it was).
  *
  * The hooks run around the container's life, which is the step's life on Conflux: `startup(cfg)`
  * and then `init(cfg)` before a function's first message (the configuration arrives with it), and
@@ -30,7 +31,8 @@ class Executor {
 
   async handle(request) {
     const requestId = request.id === undefined || request.id === null ? '' : String(request.id);
-    const context = new StepContext(requestId, this._track(request), request.variables);
+    const variables = isPlainObject(request.variables) ? request.variables : {};
+    const context = new StepContext(requestId, this._track(request), variables);
     this.current = context;
     try {
       await this._dispatch(request, context);
@@ -143,7 +145,7 @@ class Executor {
     if ('snapshot' in request) this._snapshots.set(name, { ...(request.snapshot || {}) });
     if (!this._snapshots.has(name)) this._snapshots.set(name, {});
     const msg = request.msg;
-    if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) {
+    if (!isPlainObject(msg)) {
       throw new ComponentError("a process request needs 'msg' (an object)");
     }
     const module = this.component.module(name);
@@ -151,7 +153,9 @@ class Executor {
       throw new ComponentError(`${this.component.functionSpec(name).main} exports no 'process' function`);
     }
     await this._runHooks(name, module, cfg);
-    const returned = module.process.call(context, elasticMessage(msg), cfg, structuredClone(this._snapshots.get(name)));
+    // copies, as sailor hands them: what the step changes in them stays with this message
+    const returned = module.process.call(context, elasticMessage(msg), structuredClone(cfg),
+      structuredClone(this._snapshots.get(name)));
     if (!returned) {
       await context.whenEnded();
       return;
@@ -229,6 +233,10 @@ function elasticMessage(msg) {
     metadata: rest.metadata || {},
     passthrough,
   };
+}
+
+function isPlainObject(value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function requireFunction(name) {

@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 NODE_MAIN = REPO_ROOT / "conflux_runtime_node" / "main.js"
 TWIN_NODE = REPO_ROOT / "tests" / "components" / "twin-node"
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="no node on this host")
+pytestmark = pytest.mark.usefixtures("node_tools")
 
 
 def component(directory: Path, modules: dict[str, str], **descriptor) -> Path:

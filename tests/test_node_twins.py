@@ -77,7 +77,7 @@ def comparable(outcome: RequestOutcome) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def twin_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def twin_dirs(node_tools, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The twins as the process runner runs them: the Node one with its npm dependencies installed
     (the image build installs them the same way)."""
     node = tmp_path_factory.mktemp("twins") / "twin-node"
@@ -87,7 +87,7 @@ def twin_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def twin_images(docker_engine) -> dict[str, str]:
+def twin_images(docker_engine, node_tools) -> dict[str, str]:
     from catalog.build import build_all
 
     results = build_all(component_dirs=list(TWINS.values()), only=["twin-node", "twin-python"], report=None)
