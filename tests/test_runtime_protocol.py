@@ -133,3 +133,15 @@ def test_an_event_goes_out_while_step_code_goes_on_working():
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_requests_traceparent_reaches_the_component_and_its_log_lines():
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    events, stderr, _ = run_runtime([request("a", "traced", {"x": 1}, traceparent=traceparent),
+                                     request("b", "traced", {"x": 2}, traceparent="not-a-trace"),
+                                     request("c", "traced", {"x": 3})])
+    outputs = {e["id"]: e["msg"]["body"]["traceparent"] for e in events if e.get("type") == "data"}
+    assert outputs == {"a": traceparent, "b": None, "c": None}, "a malformed or missing trace is none"
+    logged = {line["id"]: line for line in map(json.loads, stderr.splitlines()) if "traced probe" in line["msg"]}
+    assert (logged["a"]["trace_id"], logged["a"]["span_id"]) == ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+    assert "trace_id" not in logged["b"] and "trace_id" not in logged["c"]

@@ -1,8 +1,11 @@
 """Traces: a webhook's HTTP request, the workflow it starts, the step's activity and the container
 request are one trace, recorded by an in-memory exporter; the component gets the trace in its
-request, and its log line reaches the worker's JSON log with the trace's id. The API and a worker
-run in this process (tests/api_harness.py), with the test's tracer provider installed."""
+request, and its log line reaches the worker's JSON log with the trace's id. A message that waited
+in an ordinary flow's intake, or went to a real-time flow in a batched signal, keeps its request's
+trace. The API and a worker run in this process (tests/api_harness.py), with the test's tracer
+provider installed."""
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -18,8 +21,9 @@ from opentelemetry.trace import format_span_id, format_trace_id
 from api.settings import ApiSettings
 from conflux import tracing
 from conflux.logs import JsonFormatter
-from tests.api_harness import api_settings, api_with_worker
+from tests.api_harness import api_client, api_settings, api_with_worker
 from tests.conftest import PROBE_DIR
+from tests.test_realtime import until_running
 from tests.waiting import finished, until
 
 pytestmark = pytest.mark.temporal
@@ -29,6 +33,8 @@ ORDINARY: dict[str, Any] = {
     "trigger": {"id": "hook", "component": "webhook", "function": "receive"},
     "steps": [{"id": "look", "component": "probe", "function": "traced"}],
 }
+
+REALTIME: dict[str, Any] = {**ORDINARY, "id": "rt-traced", "name": "Real-time traced", "type": "realtime"}
 
 
 class JsonLines(logging.Handler):
@@ -78,7 +84,8 @@ def settings(temporal_address: str, tmp_path_factory: pytest.TempPathFactory) ->
 async def api(settings: ApiSettings, spans: InMemorySpanExporter, catalog_with_probe: dict,
               step_log: JsonLines) -> AsyncIterator[httpx.AsyncClient]:
     async with api_with_worker(settings, catalog_with_probe) as http:
-        assert (await http.put("/flows/traced", json=ORDINARY)).status_code == 201
+        for flow in (ORDINARY, REALTIME):
+            assert (await http.put(f"/flows/{flow['id']}", json=flow)).status_code == 201
         yield http
 
 
@@ -118,3 +125,51 @@ async def test_a_webhook_to_its_container_request_is_one_trace(api: httpx.AsyncC
     assert output["traceparent"].startswith(f"00-{trace_id}-{span_id}-"), "the component got the request's trace"
     [line] = [line for line in step_log.lines if "traced probe at work" in line["message"]]
     assert (line["trace_id"], line["span_id"], line["message_id"]) == (trace_id, span_id, "t-1")
+
+
+async def test_a_message_that_waited_in_the_intake_keeps_its_requests_trace(
+        settings: ApiSettings, api: httpx.AsyncClient, spans: InMemorySpanExporter) -> None:
+    flooded = settings.model_copy(update={"direct_starts": 0})  # every message through the flow's intake
+    async with api_client(flooded) as intake_api:
+        answer = await intake_api.post("/hooks/traced", json={"n": 2}, headers={"Idempotency-Key": "t-2"})
+        assert answer.status_code == 202, answer.text
+        status = await finished(intake_api, answer.json()["executionId"])
+    assert status["status"] == "COMPLETED", status
+
+    def start_of_run() -> ReadableSpan | None:
+        return next((span for span in spans.get_finished_spans() if span.name == "start run of t-2"), None)
+
+    started = await until(start_of_run, "the intake's start of the run")
+    expected = {"POST /hooks/{flow_id}", "SignalWithStartWorkflow:FlowIntake", "StartWorkflow:FlowRun",
+                "RunWorkflow:FlowRun", "RunActivity:run_step", "container probe/traced"}
+    await until(lambda: expected <= named(spans, started.context.trace_id).keys(),
+                f"the spans {sorted(expected)} in the request's trace")
+    start_runs = {span.context.span_id for span in spans.get_finished_spans() if span.name == "RunActivity:start_runs"}
+    assert [link.context.span_id for link in started.links if link.context.span_id in start_runs], \
+        "the start links to the intake's activity"
+    [output] = status["result"]["outputs"]
+    assert output["traceparent"].split("-")[1] == format_trace_id(started.context.trace_id)
+
+
+async def test_real_time_messages_in_batched_signals_keep_their_own_traces(
+        api: httpx.AsyncClient, spans: InMemorySpanExporter, step_log: JsonLines) -> None:
+    assert (await api.post("/flows/rt-traced/start")).status_code == 200
+    await until_running(api, "rt-traced")
+    answers = await asyncio.gather(*(api.post("/hooks/rt-traced", json={"rt": n}) for n in range(3)))
+    assert all(answer.status_code == 202 for answer in answers), [answer.text for answer in answers]
+
+    def worked() -> list[dict[str, Any]]:
+        lines = [line for line in step_log.lines if "traced probe at work on {'body': {'rt'" in line["message"]]
+        return lines if len(lines) == 3 else []
+
+    lines = await until(worked, "the component's log line for each message")
+    requests = {(span.context.trace_id, span.context.span_id): span for span in spans.get_finished_spans()
+                if span.kind.name == "SERVER"}
+    containers = [span for span in spans.get_finished_spans() if span.name == "container probe/traced"]
+    linked = {(link.context.trace_id, link.context.span_id) for span in containers for link in span.links}
+    for line in lines:
+        ids = (int(line["trace_id"], 16), int(line["span_id"], 16))
+        assert ids in requests, f"{line} names no HTTP request's span"
+        assert ids in linked, "the container request links to each message's request"
+    assert len({line["trace_id"] for line in lines}) == 3, "each message in its own request's trace"
+    assert (await api.post("/flows/rt-traced/stop")).status_code == 200

@@ -46,7 +46,7 @@ def reply(msg, cfg, snapshot, emit):
 
 def traced(msg, cfg, snapshot, emit):
     """The request's trace as the component sees it: in its log line, and in what it returns."""
-    emit.log.info("traced probe at work")
+    emit.log.info(f"traced probe at work on {msg['body']}")
     return {"traceparent": emit.traceparent, "body": msg["body"]}
 
 
