@@ -9,10 +9,12 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -21,8 +23,11 @@ from opentelemetry.trace import format_span_id, format_trace_id
 from api.settings import ApiSettings
 from conflux import tracing
 from conflux.logs import JsonFormatter
+from deploy.processes import stop_process
 from tests.api_harness import api_client, api_settings, api_with_worker
 from tests.conftest import PROBE_DIR
+from tests.flow_helpers import start_worker_process
+from tests.loopback import LoopbackServer
 from tests.test_realtime import until_running
 from tests.waiting import finished, until
 
@@ -173,3 +178,47 @@ async def test_real_time_messages_in_batched_signals_keep_their_own_traces(
         assert ids in linked, "the container request links to each message's request"
     assert len({line["trace_id"] for line in lines}) == 3, "each message in its own request's trace"
     assert (await api.post("/flows/rt-traced/stop")).status_code == 200
+
+
+def exported_spans(collector: LoopbackServer) -> list[Any]:
+    """The spans a process exported to the loopback collector over OTLP (HTTP/protobuf)."""
+    found = []
+    for _, path, body in list(collector.received):
+        if path == "/v1/traces" and isinstance(body, bytes):
+            request = ExportTraceServiceRequest.FromString(body)
+            found += [span for resource in request.resource_spans for scope in resource.scope_spans
+                      for span in scope.spans]
+    return found
+
+
+async def test_a_worker_process_exports_over_otlp_into_the_api_requests_trace(
+        temporal_address: str, tmp_path: Path, spans: InMemorySpanExporter) -> None:
+    settings = api_settings(temporal_address, tmp_path, "otlp", component_dirs=[PROBE_DIR])
+    log_path = tmp_path / "worker.log"
+    with LoopbackServer({"/v1/traces": lambda *_: (200, {})}) as collector:
+        process = start_worker_process(settings, settings.task_queue, log_path, {
+            "CONFLUX_RUNNER": "process", "CONFLUX_LOG_FORMAT": "json", "CONFLUX_STANDBY_CONTAINERS": "0",
+            "CONFLUX_COMPONENT_DIRS": json.dumps([str(PROBE_DIR)]),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_BSP_SCHEDULE_DELAY": "100"})
+        try:
+            async with api_client(settings) as api:
+                assert (await api.put("/flows/traced", json=ORDINARY)).status_code == 201
+                answer = await api.post("/hooks/traced", json={"n": 4}, headers={"Idempotency-Key": "t-4"})
+                assert answer.status_code == 202, answer.text
+                assert (await finished(api, answer.json()["executionId"]))["status"] == "COMPLETED"
+            request = await until(lambda: next((span for span in spans.get_finished_spans()
+                                                if (span.attributes or {}).get("temporalWorkflowID") == "traced:t-4"
+                                                and span.name == "StartWorkflow:FlowRun"), None), "the API's start")
+            trace_id = request.context.trace_id.to_bytes(16, "big")
+
+            def the_workers() -> set[str]:
+                names = {span.name for span in exported_spans(collector) if span.trace_id == trace_id}
+                return names if {"RunWorkflow:FlowRun", "RunActivity:run_step", "container probe/traced"} <= names \
+                    else set()
+
+            await until(the_workers, "the worker's spans, exported into the API request's trace")
+            lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+            [line] = [line for line in lines if "traced probe at work" in line["message"]]
+            assert line["trace_id"] == trace_id.hex() and line["message_id"] == "t-4"
+        finally:
+            stop_process(process)
