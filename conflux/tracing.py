@@ -21,6 +21,7 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 TRACER_NAME = "conflux"
 EXPORTERS = ("otlp", "console", "none")
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+PROTOCOL_VARIABLES = ("OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
 _provider: TracerProvider | None = None
 
 
@@ -39,6 +40,18 @@ def chosen_exporter(environment: dict[str, str] | None = None) -> str:
     return chosen
 
 
+def require_http_protobuf(environment: dict[str, str] | None = None) -> None:
+    """Conflux's OTLP exporter speaks HTTP/protobuf only: a collector's gRPC port would refuse it
+    span batch by span batch, so a gRPC setting fails at start instead."""
+    env = os.environ if environment is None else environment
+    for name in PROTOCOL_VARIABLES:
+        protocol = env.get(name, "").strip().lower()
+        if protocol and protocol != "http/protobuf":
+            raise ValueError(f"{name}={protocol!r}: Conflux exports OTLP over HTTP/protobuf only; set it to "
+                             "'http/protobuf' (or unset it) and point OTEL_EXPORTER_OTLP_ENDPOINT at the collector's "
+                             "HTTP port (4318 by default)")
+
+
 def configure_tracing(service: str) -> TracerProvider | None:
     """A process's tracing from its environment (None: off). ``service`` names the process in the
     traces unless ``OTEL_SERVICE_NAME`` does."""
@@ -47,6 +60,8 @@ def configure_tracing(service: str) -> TracerProvider | None:
         return None
     exporter: SpanExporter
     if chosen == "otlp":
+        require_http_protobuf()
+        # imported only when used: it brings requests and protobuf along
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         exporter = OTLPSpanExporter()  # endpoint, headers, timeout, compression: OTEL_EXPORTER_OTLP_*

@@ -170,8 +170,16 @@ async def test_real_time_messages_in_batched_signals_keep_their_own_traces(
     lines = await until(worked, "the component's log line for each message")
     requests = {(span.context.trace_id, span.context.span_id): span for span in spans.get_finished_spans()
                 if span.kind.name == "SERVER"}
-    containers = [span for span in spans.get_finished_spans() if span.name == "container probe/traced"]
+    containers = [span for span in spans.get_finished_spans()
+                  if span.name == "container probe/traced" and (span.attributes or {})["conflux.flow"] == "rt-traced"]
     linked = {(link.context.trace_id, link.context.span_id) for span in containers for link in span.links}
+
+    def in_batches() -> bool:
+        batches = {span.context.span_id for span in spans.get_finished_spans()
+                   if span.name == "RunActivity:realtime_batch"}
+        return all(span.parent is not None and span.parent.span_id in batches for span in containers)
+
+    await until(in_batches, "each container request's span to be its batch activity's child")
     for line in lines:
         ids = (int(line["trace_id"], 16), int(line["span_id"], 16))
         assert ids in requests, f"{line} names no HTTP request's span"

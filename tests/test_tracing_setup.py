@@ -42,6 +42,12 @@ def test_an_exporter_conflux_does_not_know_is_refused_with_the_ones_it_does() ->
         tracing.chosen_exporter({"OTEL_TRACES_EXPORTER": "zipkin"})
 
 
+def test_a_grpc_protocol_is_refused_at_start_with_the_way_out() -> None:
+    tracing.require_http_protobuf({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"})
+    with pytest.raises(ValueError, match="HTTP/protobuf only.*4318"):
+        tracing.require_http_protobuf({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"})
+
+
 def test_off_by_default_nothing_traces(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
