@@ -98,14 +98,15 @@ def named(spans: InMemorySpanExporter, trace_id: int) -> dict[str, ReadableSpan]
     return {span.name: span for span in spans.get_finished_spans() if span.context.trace_id == trace_id}
 
 
-def server_span(spans: InMemorySpanExporter, path: str) -> ReadableSpan | None:
-    """The HTTP request's span (the instrumentation names the path by the old or the new convention)."""
-    def path_of(span: ReadableSpan) -> object:
-        attributes = span.attributes or {}
-        return attributes.get("url.path") or attributes.get("http.target")
+def path_of(span: ReadableSpan) -> object:
+    """An HTTP request span's path (the instrumentation names it by the old or the new convention)."""
+    attributes = span.attributes or {}
+    return attributes.get("url.path") or attributes.get("http.target")
 
-    return next((span for span in spans.get_finished_spans() if span.kind.name == "SERVER" and path_of(span) == path),
-                None)
+
+def workflow_start(spans: InMemorySpanExporter, workflow_id: str) -> ReadableSpan | None:
+    return next((span for span in spans.get_finished_spans() if span.name == "StartWorkflow:FlowRun"
+                 and (span.attributes or {}).get("temporalWorkflowID") == workflow_id), None)
 
 
 async def test_a_webhook_to_its_container_request_is_one_trace(api: httpx.AsyncClient, spans: InMemorySpanExporter,
@@ -115,21 +116,23 @@ async def test_a_webhook_to_its_container_request_is_one_trace(api: httpx.AsyncC
     status = await finished(api, answer.json()["executionId"])
     assert status["status"] == "COMPLETED", status
 
-    request = await until(lambda: server_span(spans, "/hooks/traced"), "the HTTP request's span")
-    expected = {"StartWorkflow:FlowRun", "RunWorkflow:FlowRun", "StartActivity:run_step", "RunActivity:run_step",
+    started = await until(lambda: workflow_start(spans, "traced:t-1"), "the API's start of the run")
+    expected = {"POST /hooks/{flow_id}", "RunWorkflow:FlowRun", "StartActivity:run_step", "RunActivity:run_step",
                 "container probe/traced"}
-    chain = await until(lambda: (found := named(spans, request.context.trace_id)) and expected <= found.keys()
+    chain = await until(lambda: (found := named(spans, started.context.trace_id)) and expected <= found.keys()
                         and found, f"the spans {sorted(expected)} in the request's trace")
-    container, activity = chain["container probe/traced"], chain["RunActivity:run_step"]
-    assert container.parent is not None and container.parent.span_id == activity.context.span_id
-    started = chain["StartWorkflow:FlowRun"]
+    request, container, activity = chain["POST /hooks/{flow_id}"], chain["container probe/traced"], \
+        chain["RunActivity:run_step"]
+    assert path_of(request) == "/hooks/traced" and request.kind.name == "SERVER"
     assert started.parent is not None and started.parent.span_id == request.context.span_id
+    assert container.parent is not None and container.parent.span_id == activity.context.span_id
 
     trace_id, span_id = format_trace_id(container.context.trace_id), format_span_id(container.context.span_id)
     [output] = status["result"]["outputs"]
     assert output["traceparent"].startswith(f"00-{trace_id}-{span_id}-"), "the component got the request's trace"
-    [line] = [line for line in step_log.lines if "traced probe at work" in line["message"]]
-    assert (line["trace_id"], line["span_id"], line["message_id"]) == (trace_id, span_id, "t-1")
+    [line] = [line for line in step_log.lines
+              if "traced probe at work" in line["message"] and line.get("message_id") == "t-1"]
+    assert (line["trace_id"], line["span_id"]) == (trace_id, span_id), "the component's log line, in the trace"
 
 
 async def test_a_message_that_waited_in_the_intake_keeps_its_requests_trace(
@@ -214,9 +217,7 @@ async def test_a_worker_process_exports_over_otlp_into_the_api_requests_trace(
                 answer = await api.post("/hooks/traced", json={"n": 4}, headers={"Idempotency-Key": "t-4"})
                 assert answer.status_code == 202, answer.text
                 assert (await finished(api, answer.json()["executionId"]))["status"] == "COMPLETED"
-            request = await until(lambda: next((span for span in spans.get_finished_spans()
-                                                if (span.attributes or {}).get("temporalWorkflowID") == "traced:t-4"
-                                                and span.name == "StartWorkflow:FlowRun"), None), "the API's start")
+            request = await until(lambda: workflow_start(spans, "traced:t-4"), "the API's start of the run")
             trace_id = request.context.trace_id.to_bytes(16, "big")
 
             def the_workers() -> set[str]:
