@@ -16,6 +16,8 @@ from activities.step_io import container_spec, step_error_text, step_input
 from catalog.components import ComponentInfo
 from conflux.log_context import logging_fields
 from conflux.metrics import polled, realtime_batch, step_finished
+from conflux.trace_context import current_traceparent, links_to
+from conflux.tracing import span
 from flows.mapping import MappingError
 from flows.message_ids import entry_of, idempotency_key, poll_message_id
 from flows.model import Flow, Step
@@ -65,7 +67,8 @@ class RealtimeActivities:
         realtime_batch(flow.id, len(call.items))
         result = BatchResult()
         replies = _Replies(call.items)
-        parts = [_Part(item.start_at, item.message, item.attempt, item.reply_to) for item in call.items]
+        parts = [_Part(item.start_at, item.message, item.attempt, item.reply_to, item.traceparent)
+                 for item in call.items]
         for index, step in enumerate(steps):
             here = [part for part in parts if part.at == index]
             if not here:
@@ -137,11 +140,17 @@ class RealtimeActivities:
                 replies.failed(part.reply_to, failed.error)
                 continue
             requests.append(StepRequest(id=f"{number}:{part.message.id}@{step.id}", function=step.function,
-                                        msg=mapped, cfg=cfg, variables=flow.variables))
+                                        msg=mapped, cfg=cfg, variables=flow.variables,
+                                        traceparent=part.traceparent))
             inputs.append((part, mapped))
         called = time.perf_counter()
-        outcomes = await self.pool.call(_key(flow, step), self._spec(flow, step), step.replicas, requests,
-                                        step.timeout, step.retry.max_attempts)
+        with span(f"container {step.component}/{step.function}", _span_attributes(flow, step, requests),
+                  links=links_to([part.traceparent for part, _ in inputs])):
+            here_trace = current_traceparent()  # for a message that brought no trace of its own
+            for request in requests:
+                request.traceparent = request.traceparent or here_trace
+            outcomes = await self.pool.call(_key(flow, step), self._spec(flow, step), step.replicas, requests,
+                                            step.timeout, step.retry.max_attempts)
         if requests:
             ok = not any(isinstance(outcome, StepFailure) or outcome.error is not None for outcome in outcomes)
             step_finished(flow.id, step.id, step.component, time.perf_counter() - called, ok)
@@ -155,6 +164,11 @@ class RealtimeActivities:
     def _spec(self, flow: Flow, step: Step) -> ContainerSpec:
         labels = {"conflux.flow": flow.id, "conflux.flow-version": str(flow.version), "conflux.step": step.id}
         return container_spec(step, self.catalog, labels, f"step '{step.id}' of real-time flow '{flow.id}'")
+
+
+def _span_attributes(flow: Flow, step: Step, requests: list[StepRequest]) -> dict[str, str | int]:
+    return {"conflux.flow": flow.id, "conflux.flow_version": flow.version, "conflux.step": step.id,
+            "conflux.component": step.component, "conflux.requests": len(requests)}
 
 
 def _settle(flow: Flow, index: int, step: Step, part: "_Part", mapped: Message, outcome: Outcome,
@@ -175,7 +189,8 @@ def _settle(flow: Flow, index: int, step: Step, part: "_Part", mapped: Message, 
         else:
             delay = outcome.rebound_delay or step.rebound.delay(attempt)
             result.retries.append(Retry(queued=Queued(message=message, start_at=index, attempt=attempt + 1,
-                                                      reply_to=part.reply_to), delay=delay, reason=reason))
+                                                      reply_to=part.reply_to, traceparent=part.traceparent),
+                                        delay=delay, reason=reason))
             replies.requeued(part.reply_to)
             return []
     if failed is not None:
@@ -215,9 +230,10 @@ class _Part:
     message: Message
     attempt: int = 1
     reply_to: str | None = None
+    traceparent: str | None = None  # its request's trace (tracing on), which its fan-out parts continue
 
     def onward(self, output: Message) -> "_Part":
-        return _Part(self.at + 1, output, 1, self.reply_to)
+        return _Part(self.at + 1, output, 1, self.reply_to, self.traceparent)
 
 
 class _Replies:

@@ -15,6 +15,8 @@ from activities.step_io import container_spec, step_error_text, step_input
 from catalog.components import ComponentInfo
 from conflux.log_context import logging_fields
 from conflux.metrics import polled, step_finished
+from conflux.trace_context import current_traceparent
+from conflux.tracing import span
 from flows.mapping import MappingError
 from flows.model import Step
 from flows.step_output import next_messages
@@ -119,8 +121,12 @@ class StepActivities:
         step = call.step
         started, ok = time.perf_counter(), False
         try:
-            outcomes = await self.pool.run_fresh(self._spec(step, call), requests, step.timeout,
-                                                 origin=f"{call.flow_id}/{step.id}", standby=call.standby)
+            with span(f"container {step.component}/{step.function}", container_span_attributes(call, requests)):
+                traceparent = current_traceparent()  # the container request's span, for the component's log
+                for request in requests:
+                    request.traceparent = traceparent
+                outcomes = await self.pool.run_fresh(self._spec(step, call), requests, step.timeout,
+                                                     origin=f"{call.flow_id}/{step.id}", standby=call.standby)
             ok = all(outcome.error is None for outcome in outcomes)
             return outcomes
         finally:
@@ -134,6 +140,12 @@ class StepActivities:
             "conflux.execution": call.execution_id,
         }
         return container_spec(step, self.catalog, labels, f"step '{step.id}' of flow '{call.flow_id}'")
+
+
+def container_span_attributes(call: StepCall | StepBatchCall, requests: list[StepRequest]) -> dict[str, str | int]:
+    return {"conflux.flow": call.flow_id, "conflux.flow_version": call.flow_version, "conflux.step": call.step.id,
+            "conflux.component": call.step.component, "conflux.execution_id": call.execution_id,
+            "conflux.requests": len(requests)}
 
 
 def _step_input(call: StepCall | StepBatchCall, step: Step, message: Message) -> Message:

@@ -3,10 +3,13 @@
 import asyncio
 import contextlib
 
+from opentelemetry.trace import SpanKind
 from temporalio import activity
 
 from activities.heartbeat import heartbeating
 from conflux.flow_runs import start_flow_run
+from conflux.trace_context import context_of, current_traceparent, links_to
+from conflux.tracing import span
 from steps.protocol import Message
 from workflows.intake_models import StartRunsCall, StartRunsResult
 
@@ -24,7 +27,8 @@ async def start_runs(call: StartRunsCall) -> StartRunsResult:
 
     async def run(message: Message) -> bool:
         async with room:
-            started = await start_flow_run(client, task_queue, call.flow, message)
+            with in_message_trace(call.traceparents.get(message.id), message.id):
+                started = await start_flow_run(client, task_queue, call.flow, message)
             if not started.duplicate:
                 with contextlib.suppress(Exception):  # how (and when) the run ends is the run's business
                     await asyncio.wait_for(client.get_workflow_handle(started.workflow_id).result(), RUN_WAIT)
@@ -33,3 +37,13 @@ async def start_runs(call: StartRunsCall) -> StartRunsResult:
     async with heartbeating():
         duplicates = await asyncio.gather(*(run(message) for message in call.messages))
     return StartRunsResult(started=duplicates.count(False), duplicates=duplicates.count(True))
+
+
+def in_message_trace(traceparent: str | None, message_id: str) -> contextlib.AbstractContextManager[None]:
+    """With tracing on, the run starts in the trace of the request that brought its message (the
+    intake only made it wait), linked to this activity's span; else as any other start."""
+    context = context_of(traceparent)
+    if context is None:
+        return contextlib.nullcontext()
+    return span(f"start run of {message_id}", {"conflux.message_id": message_id}, context=context,
+                links=links_to([current_traceparent()]), kind=SpanKind.PRODUCER)

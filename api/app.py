@@ -27,6 +27,7 @@ from api.routes import (
 from api.services import Services
 from api.settings import ApiSettings
 from api.store import FlowStore
+from api.tracing import install_tracing
 from catalog.components import load_catalog
 
 DESCRIPTION = ("Conflux: integration flows on Temporal. Define flows, send them messages by webhook or "
@@ -41,6 +42,7 @@ def create_app(settings: ApiSettings | None = None, client: Client | None = None
     app.state.services = Services(settings, FlowStore(settings.db_path), load_catalog(settings.component_dirs), client)
     install_error_handlers(app)
     install_intake_metrics(app)
+    install_tracing(app)
     app.include_router(webhooks.router)  # hot path first; webhooks have their own authentication (webhook_auth)
     guarded = (executions, definitions, drafts, variables, lifecycle, pollers, realtime, errors, secrets, tokens,
                metrics, credentials, components)

@@ -8,6 +8,10 @@ history grows per batch, not per message, and nothing is refused while the workf
 two runs. Each request is answered only once Temporal acknowledged the signal that carries it:
 from then on its message is durable. A repeated message id is answered as a duplicate (see
 api/message_ids.py).
+
+With tracing on, each message takes along the trace of the request that brought it (its
+``traceparent``, by message id): one signal carries many requests' messages, and each message's
+processing continues its own request's trace (docs/observability.md "Traces").
 """
 
 import asyncio
@@ -15,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from api.message_ids import AcceptedIds
+from conflux.trace_context import current_traceparent
 from flows.model import Flow
 from steps.protocol import Message
 
@@ -26,10 +31,13 @@ DEFAULT_MAX_BATCH = 200
 class _Gather:
     flow: Flow
     items: list[tuple[Message, "asyncio.Future[bool]"]] = field(default_factory=list)
+    traceparents: dict[str, str] = field(default_factory=dict)  # message id -> its request's trace
     full: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-SendBatch = Callable[[Flow, list[Message]], Awaitable[None]]
+SendBatch = Callable[[Flow, list[Message], dict[str, str]], Awaitable[None]]
+"""Signal ``messages`` of ``flow`` (with start); the dict: message id -> the traceparent of the
+request that brought it (empty while tracing is off)."""
 
 
 class SignalBridge:
@@ -57,6 +65,9 @@ class SignalBridge:
             task.add_done_callback(self._flushing.discard)
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         gather.items.append((message, future))
+        traceparent = current_traceparent()
+        if traceparent is not None:
+            gather.traceparents[message.id] = traceparent
         if len(gather.items) >= self.max_batch:
             self._close(gather)
         return await future
@@ -76,7 +87,8 @@ class SignalBridge:
         async with self._sending.setdefault(gather.flow.id, asyncio.Lock()):
             self._close(gather)
             try:
-                duplicates = await self._flush(gather.flow, [message for message, _ in gather.items])
+                duplicates = await self._flush(gather.flow, [message for message, _ in gather.items],
+                                               gather.traceparents)
             except Exception as exc:  # the signal's failure is every waiting request's answer
                 for _, future in gather.items:
                     if not future.done():
@@ -86,14 +98,15 @@ class SignalBridge:
             if not future.done():
                 future.set_result(duplicate)
 
-    async def _flush(self, flow: Flow, messages: list[Message]) -> list[bool]:
+    async def _flush(self, flow: Flow, messages: list[Message], traceparents: dict[str, str]) -> list[bool]:
         # The ids' table is a local SQLite file: one short transaction per batch, on the event loop.
         # On a thread, each statement waited for the busy loop to let go of the GIL (22 ms a batch).
         fresh = self._accepted.claim(flow.id, [message.id for message in messages])
         new = [message for message, is_new in zip(messages, fresh, strict=True) if is_new]
         if new:
             try:
-                await self._send(flow, new)
+                await self._send(flow, new, {message.id: traceparents[message.id] for message in new
+                                             if message.id in traceparents})
             except BaseException:
                 self._accepted.release(flow.id, [message.id for message in new])
                 raise

@@ -10,6 +10,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from api.settings import ApiSettings
 from conflux.flow_runs import steps_markdown
+from conflux.trace_context import current_traceparent
 from flows.model import Flow
 from steps.protocol import Message
 from workflows.intake import FlowIntakeWorkflow
@@ -30,16 +31,19 @@ class WorkflowSignals:
         return RealtimeInput(carry=RealtimeCarry(flow=flow),
                              max_history_events=self._settings.realtime_max_history_events)
 
-    async def realtime(self, flow: Flow, messages: list[Message]) -> None:
-        await self.start_realtime(flow, messages)
+    async def realtime(self, flow: Flow, messages: list[Message], traceparents: dict[str, str]) -> None:
+        await self.start_realtime(flow, messages, traceparents)
 
-    async def start_realtime(self, flow: Flow, messages: list[Message] | None = None) -> WorkflowHandle[Any, Any]:
+    async def start_realtime(self, flow: Flow, messages: list[Message] | None = None,
+                             traceparents: dict[str, str] | None = None) -> WorkflowHandle[Any, Any]:
         """The flow's workflow, started unless it runs (POST /start, a publish that makes a flow
-        real-time), with ``messages`` signalled when given (the signal bridge)."""
+        real-time), with ``messages`` signalled when given (the signal bridge), and the traces they
+        continue (message id -> traceparent)."""
         client = await self._client()
         signal: dict[str, Any] = {}
         if messages:
-            signal = {"start_signal": SIGNAL_MESSAGES, "start_signal_args": [MessageBatch(messages=messages)]}
+            batch = MessageBatch(messages=messages, traceparents=traceparents or {})
+            signal = {"start_signal": SIGNAL_MESSAGES, "start_signal_args": [batch]}
         return await client.start_workflow(RealtimeFlowWorkflow.run, self.realtime_input(flow),
                                            **self._realtime_options(flow), **signal)
 
@@ -49,9 +53,9 @@ class WorkflowSignals:
         client = await self._client()
         start = WithStartWorkflowOperation(RealtimeFlowWorkflow.run, self.realtime_input(flow),
                                            **self._realtime_options(flow))
+        call = RealtimeReplyCall(message=message, reply=request, traceparent=current_traceparent())
         return await client.execute_update_with_start_workflow(
-            RealtimeFlowWorkflow.deliver_and_reply, RealtimeReplyCall(message=message, reply=request),
-            start_workflow_operation=start)
+            RealtimeFlowWorkflow.deliver_and_reply, call, start_workflow_operation=start)
 
     def _realtime_options(self, flow: Flow) -> dict[str, Any]:
         return {"id": realtime_workflow_id(flow.id), "task_queue": self._settings.task_queue,
@@ -59,13 +63,13 @@ class WorkflowSignals:
                 "search_attributes": flow_search_attributes(flow),
                 "static_summary": f"{flow.name}: real-time flow", "static_details": steps_markdown(flow)}
 
-    async def intake(self, flow: Flow, messages: list[Message]) -> None:
+    async def intake(self, flow: Flow, messages: list[Message], traceparents: dict[str, str]) -> None:
         """No flow search attributes: listing a flow's runs must not list its intake."""
         client = await self._client()
         await client.start_workflow(
             FlowIntakeWorkflow.run, IntakeInput(flow_id=flow.id),
             id=intake_workflow_id(flow.id), task_queue=self._settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            start_signal=SIGNAL_INTAKE, start_signal_args=[IntakeBatch(flow=flow, messages=messages)],
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, start_signal=SIGNAL_INTAKE,
+            start_signal_args=[IntakeBatch(flow=flow, messages=messages, traceparents=traceparents)],
             static_summary=f"{flow.name}: intake (webhook messages waiting for their runs to start)",
         )

@@ -20,6 +20,8 @@ class LogFields:
     step: str | None = None
     message_id: str | None = None
     execution_id: str | None = None
+    trace_id: str | None = None  # the trace a line belongs to (docs/observability.md "Traces"), in hex
+    span_id: str | None = None
 
     def known(self) -> Fields:
         return {field.name: value for field in dataclasses.fields(self)

@@ -16,6 +16,7 @@ from conflux.keys import load_key_ring
 from conflux.payload_codec import EncryptionCodec
 from conflux.payload_store import LocalFolderDriver
 from conflux.settings import PlatformSettings
+from conflux.tracing import temporal_interceptors
 
 
 def encryption_codec(settings: PlatformSettings) -> EncryptionCodec:
@@ -38,7 +39,8 @@ def data_converter(settings: PlatformSettings, *, encrypted: bool = True,
 async def connect(settings: PlatformSettings, runtime: Runtime | None = None, *, encrypted: bool = True,
                   codec: EncryptionCodec | None = None) -> Client:
     """``runtime``: the SDK's (telemetry) runtime, None for its default; ``codec`` and ``encrypted``
-    as for ``data_converter``."""
+    as for ``data_converter``. With tracing on (conflux/tracing.py), the client and every worker
+    on it trace through Temporal's OpenTelemetry interceptor."""
     converter = data_converter(settings, encrypted=encrypted, codec=codec)
     return await Client.connect(settings.temporal_address, namespace=settings.namespace,
-                                data_converter=converter, runtime=runtime)
+                                data_converter=converter, runtime=runtime, interceptors=temporal_interceptors())

@@ -9,6 +9,6 @@ from conflux_runtime.emitter import Emitter
 from conflux_runtime.errors import ComponentError, Rebound
 
 PROTOCOL_VERSION = 1
-RUNTIME_VERSION = "0.2.1"
+RUNTIME_VERSION = "0.2.2"
 
 __all__ = ["PROTOCOL_VERSION", "RUNTIME_VERSION", "ComponentError", "Emitter", "Rebound"]

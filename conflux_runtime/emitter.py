@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from conflux_runtime.errors import ComponentError, Rebound
-from conflux_runtime.logs import Logger, write_log
+from conflux_runtime.logs import Logger, trace_ids, write_log
 
 Send = Callable[[dict[str, Any]], None]
 
@@ -23,11 +23,15 @@ class Emitter:
     """Sends events for one request. After ``end`` (explicit or automatic) further emits are dropped
     with a warning, because the platform has already moved on."""
 
-    def __init__(self, request_id: str, send: Send, flow_variables: dict[str, Any] | None = None) -> None:
+    def __init__(self, request_id: str, send: Send, flow_variables: dict[str, Any] | None = None,
+                 traceparent: str | None = None) -> None:
         self.request_id = request_id
         self._send = send
         self.ended = False
-        self.log = Logger(request_id)
+        self.traceparent = traceparent if trace_ids(traceparent) else None
+        """The request's W3C trace context (None: the platform does not trace): ``emit.log`` lines carry
+        its ids; pass it on as a ``traceparent`` header to continue the trace at the step's target."""
+        self.log = Logger(request_id, trace_ids(traceparent))
         self.flow_variables: dict[str, Any] = dict(flow_variables or {})
         """The flow's variables (the request's ``variables``; elastic.io's ``this.getFlowVariables()``)."""
 

@@ -28,8 +28,9 @@ class Executor:
 
     def handle(self, request: dict[str, Any]) -> None:
         request_id = str(request.get("id", ""))
-        variables = request.get("variables")
-        emit = Emitter(request_id, self._track(request), variables if isinstance(variables, dict) else None)
+        variables, traceparent = request.get("variables"), request.get("traceparent")
+        emit = Emitter(request_id, self._track(request), variables if isinstance(variables, dict) else None,
+                       traceparent if isinstance(traceparent, str) else None)
         try:
             self._dispatch(request, emit)
         except Rebound as exc:

@@ -2,6 +2,7 @@
 
 import asyncio
 import collections
+import dataclasses
 import json
 import logging
 from abc import ABC, abstractmethod
@@ -11,6 +12,7 @@ from conflux.logs import FIELDS_ATTRIBUTE
 
 STDERR_TAIL_LINES = 40
 step_log = logging.getLogger("conflux.step")
+TRACE_IDS = ("trace_id", "span_id")  # a runtime's log line's fields that name its request's trace
 
 
 class Channel(ABC):
@@ -61,19 +63,25 @@ class Channel(ABC):
         if not text:
             return
         self.stderr_tail.append(text)
-        level, message = _log_fields(text)
-        step_log.log(level, "%s: %s", self.description, message, extra={FIELDS_ATTRIBUTE: self.log_fields})
+        level, message, trace = _log_fields(text)
+        fields = self.log_fields
+        if trace:
+            fields = dataclasses.replace(fields, trace_id=trace.get("trace_id"), span_id=trace.get("span_id"))
+        step_log.log(level, "%s: %s", self.description, message, extra={FIELDS_ATTRIBUTE: fields})
 
     def stderr_excerpt(self, lines: int = 10) -> str:
         return "\n".join(list(self.stderr_tail)[-lines:])
 
 
-def _log_fields(text: str) -> tuple[int, str]:
+def _log_fields(text: str) -> tuple[int, str, dict[str, str]]:
+    """Level, message, and the trace ids the runtime's line names (the request's trace: a warm
+    container's batch serves messages of many)."""
     if text.startswith("{"):
         try:
             record = json.loads(text)
             level = logging.getLevelName(str(record.get("level", "info")).upper())
-            return (level if isinstance(level, int) else logging.INFO), str(record.get("msg", text))
-        except ValueError:
+            trace = {name: str(record[name]) for name in TRACE_IDS if name in record}
+            return (level if isinstance(level, int) else logging.INFO), str(record.get("msg", text)), trace
+        except (ValueError, AttributeError):
             pass
-    return logging.INFO, text
+    return logging.INFO, text, {}

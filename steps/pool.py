@@ -19,7 +19,7 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conflux.log_context import current_fields
+from conflux.logs import fields_here
 from steps.docker_housekeeping import OWNER_LABEL, worker_owner
 from steps.errors import StepFailure
 from steps.protocol import RequestOutcome, StepRequest
@@ -87,7 +87,7 @@ class WarmPool:
             session = await self.runner.open(owned, timeout)
         else:
             session.channel.description = spec.describe()
-        session.channel.log_fields = current_fields()
+        session.channel.log_fields = fields_here()
         try:
             outcomes = await session.call(requests, timeout)  # stdin stays open: the exit comes later
         except BaseException:
@@ -197,7 +197,7 @@ class WarmPool:
             for attempt in range(1, attempts + 1):
                 try:
                     session = await self._open(replica)
-                    session.channel.log_fields = current_fields()
+                    session.channel.log_fields = fields_here()
                     return await session.call(requests, timeout)
                 except asyncio.CancelledError:
                     await asyncio.shield(self._discard(replica))  # mid-exchange: its stream is out of step

@@ -40,6 +40,7 @@ class StepRequest(BaseModel):
     snapshot: dict[str, Any] | None = None
     method: str | None = None
     variables: dict[str, Any] | None = None  # the flow's variables (process requests; left out when it has none)
+    traceparent: str | None = None  # W3C trace context of the message's trace (left out while tracing is off)
 
     def encode(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> bytes:
         line = self.model_dump_json(exclude_none=True).encode("utf-8") + b"\n"

@@ -10,7 +10,8 @@ Answer = tuple[int, object]
 
 class LoopbackServer:
     """``routes`` maps a path to a function of (method, path, query, body) -> (status, json_body).
-    ``received`` and ``received_headers`` record every request, in the order they came."""
+    ``received`` and ``received_headers`` record every request, in the order they came; a body
+    that is not JSON (an OTLP export's protobuf) is recorded as its bytes."""
 
     def __init__(self, routes: dict[str, Callable[[str, str, str, object], Answer]]) -> None:
         self.routes = routes
@@ -23,7 +24,7 @@ class LoopbackServer:
                 path, _, query = self.path.partition("?")
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else None
+                body = _parsed(raw)
                 server.received.append((self.command, self.path, body))
                 server.received_headers.append({name.lower(): value for name, value in self.headers.items()})
                 route = server.routes.get(path)
@@ -54,3 +55,12 @@ class LoopbackServer:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _parsed(raw: bytes) -> object:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw

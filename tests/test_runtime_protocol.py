@@ -195,3 +195,15 @@ def test_a_large_pipelined_batch_and_a_one_megabyte_line_round_trip(runtime):
     assert data["big"] == {"blob": blob}
     assert [e["id"] for e in events if e["type"] == "end"] == [f"r{i}" for i in range(500)] + ["big"]
     assert code == 0
+
+
+def test_a_requests_traceparent_reaches_the_component_and_its_log_lines():
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    events, stderr, _ = run_runtime(PYTHON, [request("a", "traced", {"x": 1}, traceparent=traceparent),
+                                     request("b", "traced", {"x": 2}, traceparent="not-a-trace"),
+                                     request("c", "traced", {"x": 3})])
+    outputs = {e["id"]: e["msg"]["body"]["traceparent"] for e in events if e.get("type") == "data"}
+    assert outputs == {"a": traceparent, "b": None, "c": None}, "a malformed or missing trace is none"
+    logged = {line["id"]: line for line in map(json.loads, stderr.splitlines()) if "traced probe" in line["msg"]}
+    assert (logged["a"]["trace_id"], logged["a"]["span_id"]) == ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+    assert "trace_id" not in logged["b"] and "trace_id" not in logged["c"]

@@ -23,6 +23,7 @@ from conflux.keys import load_key_ring
 from conflux.logs import configure_logging
 from conflux.settings import PlatformSettings
 from conflux.temporal import connect
+from conflux.tracing import configure_tracing
 from steps.pool import WarmPool
 from steps.runner import StepRunner, make_runner
 from worker.metrics import serving_metrics, temporal_runtime
@@ -100,6 +101,7 @@ async def serve(settings: PlatformSettings) -> None:
 def main() -> None:
     settings = PlatformSettings()
     configure_logging(settings.log_format)
+    configure_tracing("conflux-worker")  # before the client connects: it takes the interceptor then
     asyncio.run(serve(settings))
 
 

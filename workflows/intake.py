@@ -89,12 +89,16 @@ class FlowIntakeWorkflow:
         """Up to ``limit`` messages of the first waiting flow version, in the order accepted."""
         first = self._pending[0]
         messages: list[Message] = []
+        traceparents: dict[str, str] = {}
         while self._pending and self._pending[0].flow.version == first.flow.version and len(messages) < limit:
             batch = self._pending[0]
             room = limit - len(messages)
             messages.extend(batch.messages[:room])
+            traceparents.update({message.id: batch.traceparents[message.id] for message in batch.messages[:room]
+                                 if message.id in batch.traceparents})
             if len(batch.messages) > room:
                 self._pending[0] = batch.model_copy(update={"messages": batch.messages[room:]})
             else:
                 self._pending.pop(0)
-        return StartRunsCall(flow=first.flow, messages=messages, runs_in_flight=runs_in_flight)
+        return StartRunsCall(flow=first.flow, messages=messages, traceparents=traceparents,
+                             runs_in_flight=runs_in_flight)

@@ -18,6 +18,8 @@ class IntakeBatch(BaseModel):
 
     flow: Flow
     messages: list[Message]
+    traceparents: dict[str, str] = Field(default_factory=dict, description=(
+        "message id -> the W3C traceparent of the request that brought it (tracing on only)"))
 
 
 class IntakeInput(BaseModel):
@@ -33,6 +35,8 @@ class StartRunsCall(BaseModel):
 
     flow: Flow
     messages: list[Message]
+    traceparents: dict[str, str] = Field(default_factory=dict, description=(
+        "message id -> the W3C traceparent of the request that brought it (tracing on only)"))
     runs_in_flight: int = Field(default=2, ge=1, description="runs started and not yet ended at any moment")
 
 

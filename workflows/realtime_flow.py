@@ -103,14 +103,14 @@ class RealtimeFlowWorkflow:
     def messages(self, batch: MessageBatch) -> None:
         """Accepted messages; a message id seen within the dedup window is counted, not queued."""
         for message in batch.messages:
-            self._accept(Queued(message=message))
+            self._accept(Queued(message=message, traceparent=batch.traceparents.get(message.id)))
 
     @workflow.update
     async def deliver_and_reply(self, call: RealtimeReplyCall) -> FlowReply:
         """Request-reply: one message, answered with what the flow produced for it (or ``timeout``
         after ``call.reply.timeout_seconds``: the message goes on all the same)."""
         message, mode = call.message, call.reply.mode
-        if not self._accept(Queued(message=message, reply_to=message.id)):
+        if not self._accept(Queued(message=message, reply_to=message.id, traceparent=call.traceparent)):
             return FlowReply(status="duplicate")
         if self._continuing or self._continue_as_new_due():
             # the next run takes the message; this one cannot wait for its reply (and callers must

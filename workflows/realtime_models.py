@@ -24,6 +24,8 @@ class MessageBatch(BaseModel):
     """The ``messages`` signal: what one API gather window accepted for one flow."""
 
     messages: list[Message]
+    traceparents: dict[str, str] = Field(default_factory=dict, description=(
+        "message id -> the W3C traceparent of the request that brought it (tracing on only)"))
 
 
 class Queued(BaseModel):
@@ -36,6 +38,8 @@ class Queued(BaseModel):
     due: datetime | None = Field(default=None, description="a rebound's retry time")
     reply_to: str | None = Field(default=None, description=(
         "request-reply: the id of the message whose caller waits for what this one (or a part of it) produces"))
+    traceparent: str | None = Field(default=None, description=(
+        "the trace its processing continues: its request's (docs/observability.md \"Traces\")"))
 
 
 class FailedMessage(BaseModel):

@@ -85,6 +85,7 @@ class RealtimeReplyCall(BaseModel):
 
     message: Message
     reply: ReplyRequest
+    traceparent: str | None = None  # the caller's request's trace, which the message's processing continues
 
 
 def run_reply(result: FlowRunResult, mode: ReplyMode, finished: bool) -> FlowReply | None:

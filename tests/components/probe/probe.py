@@ -44,6 +44,12 @@ def reply(msg, cfg, snapshot, emit):
     emit.http_reply(201, {"created": msg["body"]}, {"x-probe": "yes"})
 
 
+def traced(msg, cfg, snapshot, emit):
+    """The request's trace as the component sees it: in its log line, and in what it returns."""
+    emit.log.info(f"traced probe at work on {msg['body']}")
+    return {"traceparent": emit.traceparent, "body": msg["body"]}
+
+
 def hang(msg):
     time.sleep(3600)
 
