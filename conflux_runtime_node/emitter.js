@@ -7,7 +7,7 @@
  * after `end` further emits are dropped with a warning, because the platform has moved on.
  */
 const { ComponentError } = require('./component');
-const { Logger, writeLog } = require('./logs');
+const { Logger, writeLog, traceIds } = require('./logs');
 
 const STACK_CHARS = 8000;
 
@@ -44,9 +44,12 @@ function toMessage(value) {
 }
 
 class StepContext {
-  constructor(requestId, send, variables) {
+  constructor(requestId, send, variables, traceparent) {
     this.requestId = requestId;
-    this.logger = new Logger(requestId);
+    const trace = traceIds(traceparent);
+    /** The request's trace (W3C traceparent) when the platform traces: pass it on as a header. */
+    this.traceparent = trace.trace_id ? traceparent : null;
+    this.logger = new Logger(requestId, trace);
     this.ended = false;
     this._send = send;
     this._variables = { ...(variables || {}) };

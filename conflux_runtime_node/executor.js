@@ -32,7 +32,7 @@ class Executor {
   async handle(request) {
     const requestId = request.id === undefined || request.id === null ? '' : String(request.id);
     const variables = isPlainObject(request.variables) ? request.variables : {};
-    const context = new StepContext(requestId, this._track(request), variables);
+    const context = new StepContext(requestId, this._track(request), variables, request.traceparent);
     this.current = context;
     try {
       await this._dispatch(request, context);

@@ -22,6 +22,15 @@ function writeLog(level, message, requestId, fields) {
   process.stderr.write(line + '\n');
 }
 
+/**
+ * `trace_id` and `span_id` of a W3C traceparent (`00-<32 hex>-<16 hex>-<2 hex>`); nothing for
+ * anything else: a request's trace is optional (docs/step-protocol.md).
+ */
+function traceIds(traceparent) {
+  const match = typeof traceparent === 'string' && /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(traceparent);
+  return match ? { trace_id: match[1], span_id: match[2] } : {};
+}
+
 /** JSON.stringify replacer for what JSON cannot hold: a BigInt becomes its digits. */
 function jsonSafe(_key, value) {
   return typeof value === 'bigint' ? value.toString() : value;
@@ -52,4 +61,4 @@ class Logger {
   }
 }
 
-module.exports = { Logger, writeLog, jsonSafe };
+module.exports = { Logger, writeLog, jsonSafe, traceIds };

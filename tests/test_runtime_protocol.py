@@ -197,11 +197,11 @@ def test_a_large_pipelined_batch_and_a_one_megabyte_line_round_trip(runtime):
     assert code == 0
 
 
-def test_a_requests_traceparent_reaches_the_component_and_its_log_lines():
+def test_a_requests_traceparent_reaches_the_component_and_its_log_lines(runtime):
     traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    events, stderr, _ = run_runtime(PYTHON, [request("a", "traced", {"x": 1}, traceparent=traceparent),
-                                     request("b", "traced", {"x": 2}, traceparent="not-a-trace"),
-                                     request("c", "traced", {"x": 3})])
+    events, stderr, _ = run_runtime(runtime, [request("a", "traced", {"x": 1}, traceparent=traceparent),
+                                      request("b", "traced", {"x": 2}, traceparent="not-a-trace"),
+                                      request("c", "traced", {"x": 3})])
     outputs = {e["id"]: e["msg"]["body"]["traceparent"] for e in events if e.get("type") == "data"}
     assert outputs == {"a": traceparent, "b": None, "c": None}, "a malformed or missing trace is none"
     logged = {line["id"]: line for line in map(json.loads, stderr.splitlines()) if "traced probe" in line["msg"]}
