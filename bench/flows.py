@@ -96,9 +96,10 @@ def body(index: int, padding: int) -> dict[str, Any]:
 
 
 async def standby_ready(pool: WarmPool) -> None:
-    """Until every image in use has the standby containers it wants ready (at most 30 s)."""
+    """Until every image in use has the standby containers it wants ready and the used ones are
+    gone (at most 30 s)."""
     give_up = time.perf_counter() + 30
-    while not pool.standby_full() and time.perf_counter() < give_up:
+    while not pool.settled() and time.perf_counter() < give_up:
         await asyncio.sleep(0.02)
 
 

@@ -56,7 +56,6 @@ async def test_a_flow_using_one_image_in_two_steps_finds_both_ready(catalog_with
         for origin in ("one/first", "one/second", "two/only"):
             await pool.run_fresh(spec, [request("calls", request_id=uuid.uuid4().hex)], 30, origin=origin, standby=2)
         await until(lambda: pool.standby_idle().get(spec.image) == 4, "the flow's two steps' four containers ready")
-        assert pool.standby_full()
     finally:
         await pool.close()
 
