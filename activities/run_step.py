@@ -16,6 +16,7 @@ from conflux.log_context import logging_fields
 from conflux.metrics import polled, step_finished
 from flows.mapping import MappingError
 from flows.model import Step
+from flows.router_config import step_config
 from flows.step_output import next_messages
 from steps.errors import StepFailure
 from steps.pool import WarmPool
@@ -53,7 +54,7 @@ class StepActivities:
         step = call.step
         message = _step_input(call, step, call.message)
         request = StepRequest(id=f"{message.id or 'msg'}@{step.id}", function=step.function, msg=message,
-                              cfg=step.config, snapshot=call.snapshot, variables=call.variables)
+                              cfg=step_config(step), snapshot=call.snapshot, variables=call.variables)
         try:
             async with heartbeating():
                 [outcome] = await self._run_fresh(call, [request])
@@ -89,7 +90,7 @@ class StepActivities:
                 items[key] = BatchItem(message=original, status="failed", error=str(error), error_type=error.type)
                 continue
             items[key] = BatchItem(message=original, status="ok", input_body=message.body)
-            requests.append(StepRequest(id=key, function=step.function, msg=message, cfg=step.config,
+            requests.append(StepRequest(id=key, function=step.function, msg=message, cfg=step_config(step),
                                         variables=call.variables))
         try:
             async with heartbeating():
