@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from catalog.components import load_catalog
+from conflux.flow_runs import steps_markdown
 from flows.aggregation import group_message
 from flows.loader import read_definition
 from flows.model import Flow
@@ -188,3 +189,16 @@ def test_a_group_message_is_the_split_message_with_the_parts_in_split_order() ->
     grouped = group_message(entered, parts)
     assert grouped.body == [0, 2] and grouped.id == "m" and grouped.passthrough == {"hook": {}}
     assert grouped.metadata == {"keep": 1, "aggregated": {"group": "m", "count": 3, "received": 2}}
+
+
+def test_the_temporal_ui_details_list_each_routers_branches() -> None:
+    flow = Flow.model_validate(definition([router([{"id": "big", "when": "total > 100", "steps": [code("approve")]}],
+                                                  default={"then": "end"}), code("notify")]))
+    details = steps_markdown(flow).splitlines()
+    assert details[-5:] == [
+        "2. `route`: router/route",
+        "   - branch `big` (when `total > 100`), then the step after the router:",
+        "     - `approve`: code/run",
+        "   - branch `default` (otherwise), then the flow ends:",
+        "3. `notify`: code/run",
+    ]
