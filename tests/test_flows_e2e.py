@@ -231,10 +231,11 @@ async def test_a_router_sends_each_part_of_a_split_down_its_branch(client, setti
     assert result.status == "completed", result.failures
     by_path: dict[str, list[int]] = {}
     for _, path, body in server.received:
+        assert isinstance(body, dict)
         by_path.setdefault(path, []).append(body["id"])
     assert {path: sorted(ids) for path, ids in by_path.items()} == {"/big": [1], "/eu": [2], "/all": [2, 3]}
-    routed = {record.message_id: record.routes for record in result.records if record.step_id == "route"}
-    assert sorted(routed.values()) == [["big"], ["default"], ["eu"]]
+    routed = sorted(str(record.routes) for record in result.records if record.step_id == "route")
+    assert routed == ["['big']", "['default']", "['eu']"]
     assert {record.branch for record in result.records if record.step_id == "to-eu"} == {"route/eu"}
     assert result.totals.delivered == 3
 
@@ -268,7 +269,7 @@ async def test_the_order_routing_example_backorders_unknown_lines_and_delivers_o
                  {"sku": "??", "qty": 2, "price": 9}]
         _, result = await run_flow(client, settings.task_queue, flow, {"order": "A-7", "lines": lines})
     assert result.status == "completed", result.failures
-    posted = sorted((body for _, _, body in server.received), key=lambda body: "backorder" in body)
+    posted = sorted((body for _, _, body in server.received), key=lambda body: "backorder" in str(body))
     assert posted == [
         {"order": "A-7", "total": 244.5, "lines": [{"sku": "pen", "qty": 3, "price": 1.5, "amount": 4.5},
                                                    {"sku": "desk", "qty": 1, "price": 240, "amount": 240,
