@@ -53,10 +53,12 @@ class FlowPlan:
         (``metadata.branch``); a name the router does not have goes the default way."""
         if not is_router(self.steps[index]):
             return [(self.after[index], outputs)] if outputs else []
+        # a router without branches (validation refuses one) sends every message on past itself
+        default = self.entries.get((index, DEFAULT_BRANCH), self.after[index])
         groups: dict[int, list[Message]] = {}
         for message in outputs:
             branch = message.metadata.get(BRANCH_KEY)
-            target = self.entries.get((index, str(branch)), self.entries[(index, DEFAULT_BRANCH)])
+            target = self.entries.get((index, str(branch)), default)
             groups.setdefault(target, []).append(message)
         return list(groups.items())
 
