@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from temporalio import activity
 
+from activities.step_credentials import CredentialUnavailable, StepCredentials
 from activities.step_io import container_spec, step_error_text, step_input
 from catalog.components import ComponentInfo
 from conflux.log_context import logging_fields
@@ -43,9 +44,10 @@ EXCERPT_CHARS = 4096
 
 
 class RealtimeActivities:
-    def __init__(self, pool: WarmPool, catalog: Mapping[str, ComponentInfo]) -> None:
+    def __init__(self, pool: WarmPool, catalog: Mapping[str, ComponentInfo], credentials: StepCredentials) -> None:
         self.pool = pool
         self.catalog = catalog
+        self.credentials = credentials
 
     @activity.defn(name="realtime_warm_up")
     async def warm_up(self, call: WarmUpCall) -> WarmUpResult:
@@ -90,12 +92,17 @@ class RealtimeActivities:
         flow, trigger = call.flow, call.flow.trigger
         message_id = poll_message_id(flow.id, call.poll_number, call.poller_run_id)
         message = Message(id=message_id, idempotencyKey=idempotency_key(flow.id, message_id, trigger.id))
+        try:
+            cfg = await self.credentials.config(trigger)
+        except CredentialUnavailable as problem:
+            return PollResult(messages=[], error=f"poll {call.poll_number}: {problem}")
         request = StepRequest(id=f"poll-{call.poll_number}", function=trigger.function, msg=message,
-                              cfg=trigger.config, snapshot=call.snapshot, variables=flow.variables)
+                              cfg=cfg, snapshot=call.snapshot, variables=flow.variables)
         [outcome] = await self.pool.call(_key(flow, trigger), self._spec(flow, trigger), trigger.replicas, [request],
                                          trigger.timeout, trigger.retry.max_attempts)
         if isinstance(outcome, StepFailure):
             return PollResult(messages=[], error=f"poll {call.poll_number}: {outcome}")
+        await self.credentials.keep(trigger, outcome.keys)
         if outcome.error is not None or outcome.rebound is not None:
             error = outcome.error or outcome.rebound
             assert error is not None
@@ -112,6 +119,14 @@ class RealtimeActivities:
         """One step for the parts that reached it; the parts that go on to the next step."""
         if runs_in_platform(step):
             return [part.onward(webhook_trigger_output(part.message, step, flow.passthrough)) for part in here]
+        try:
+            cfg = await self.credentials.config(step)  # every request carries it: a warm container sees a change
+        except CredentialUnavailable as problem:
+            for part in here:
+                failed = _failed(part.message, step, str(problem), "CredentialUnavailable", part.message.body)
+                result.failures.append(failed)
+                replies.failed(part.reply_to, failed.error)
+            return []
         requests, inputs = [], []
         for number, part in enumerate(here):
             try:
@@ -122,7 +137,7 @@ class RealtimeActivities:
                 replies.failed(part.reply_to, failed.error)
                 continue
             requests.append(StepRequest(id=f"{number}:{part.message.id}@{step.id}", function=step.function,
-                                        msg=mapped, cfg=step.config, variables=flow.variables))
+                                        msg=mapped, cfg=cfg, variables=flow.variables))
             inputs.append((part, mapped))
         called = time.perf_counter()
         outcomes = await self.pool.call(_key(flow, step), self._spec(flow, step), step.replicas, requests,
@@ -132,6 +147,8 @@ class RealtimeActivities:
             step_finished(flow.id, step.id, step.component, time.perf_counter() - called, ok)
         onward: list[_Part] = []
         for (part, mapped), outcome in zip(inputs, outcomes, strict=True):
+            if not isinstance(outcome, StepFailure):
+                await self.credentials.keep(step, outcome.keys)
             onward += _settle(flow, index, step, part, mapped, outcome, result, replies)
         return onward
 

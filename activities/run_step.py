@@ -10,13 +10,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeating
+from activities.step_credentials import CredentialUnavailable, StepCredentials
 from activities.step_io import container_spec, step_error_text, step_input
 from catalog.components import ComponentInfo
 from conflux.log_context import logging_fields
 from conflux.metrics import polled, step_finished
 from flows.mapping import MappingError
 from flows.model import Step
-from flows.router_config import step_config
 from flows.step_output import next_messages
 from steps.errors import StepFailure
 from steps.pool import WarmPool
@@ -28,11 +28,12 @@ INPUT_EXCERPT_BYTES = 64 * 1024
 
 
 class StepActivities:
-    """Holds the container pool and the component catalog the activities share."""
+    """Holds the container pool, the component catalog and the credentials the activities share."""
 
-    def __init__(self, pool: WarmPool, catalog: Mapping[str, ComponentInfo]) -> None:
+    def __init__(self, pool: WarmPool, catalog: Mapping[str, ComponentInfo], credentials: StepCredentials) -> None:
         self.pool = pool
         self.catalog = catalog
+        self.credentials = credentials
 
     @activity.defn(name="run_step")
     async def run_step(self, call: StepCall) -> StepResult:
@@ -54,12 +55,14 @@ class StepActivities:
         step = call.step
         message = _step_input(call, step, call.message)
         request = StepRequest(id=f"{message.id or 'msg'}@{step.id}", function=step.function, msg=message,
-                              cfg=step_config(step), snapshot=call.snapshot, variables=call.variables)
+                              cfg=await self._config(step, message), snapshot=call.snapshot,
+                              variables=call.variables)
         try:
             async with heartbeating():
                 [outcome] = await self._run_fresh(call, [request])
         except StepFailure as failure:
             raise _step_failure(failure, step, message) from None
+        await self.credentials.keep(step, outcome.keys)
         _raise_for_outcome(outcome, step, message)
         return StepResult(
             messages=next_messages(outcome.data, message, step, call.passthrough),
@@ -82,6 +85,7 @@ class StepActivities:
         step = call.step
         items: dict[str, BatchItem] = {}
         requests = []
+        cfg = await self._config(step, None)
         for index, original in enumerate(call.messages):
             key = f"{index}:{original.id}@{step.id}"
             try:
@@ -90,7 +94,7 @@ class StepActivities:
                 items[key] = BatchItem(message=original, status="failed", error=str(error), error_type=error.type)
                 continue
             items[key] = BatchItem(message=original, status="ok", input_body=message.body)
-            requests.append(StepRequest(id=key, function=step.function, msg=message, cfg=step_config(step),
+            requests.append(StepRequest(id=key, function=step.function, msg=message, cfg=cfg,
                                         variables=call.variables))
         try:
             async with heartbeating():
@@ -98,8 +102,18 @@ class StepActivities:
         except StepFailure as failure:
             raise _step_failure(failure, step, None) from None
         for outcome in outcomes:
+            await self.credentials.keep(step, outcome.keys)
             _settle(items[outcome.id], outcome, step, call.passthrough)
         return StepBatchResult(items=list(items.values()), duration_ms=round((time.perf_counter() - started) * 1000, 2))
+
+    async def _config(self, step: Step, message: Message | None) -> dict[str, Any]:
+        """What the container gets as ``cfg``: the step's config and its credential's fields, which
+        exist only in this activity and the container (never in the activity's input or result)."""
+        try:
+            return await self.credentials.config(step)
+        except CredentialUnavailable as problem:
+            details = _failure_details(step, message) if message is not None else {"step": step.id}
+            raise ApplicationError(str(problem), details, type="CredentialUnavailable", non_retryable=True) from None
 
     async def _run_fresh(self, call: StepCall | StepBatchCall, requests: list[StepRequest]) -> list[RequestOutcome]:
         step = call.step

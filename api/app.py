@@ -8,6 +8,8 @@ from api.errors import install_error_handlers
 from api.metrics import install_intake_metrics
 from api.routes import (
     codec,
+    components,
+    credentials,
     definitions,
     drafts,
     errors,
@@ -41,7 +43,7 @@ def create_app(settings: ApiSettings | None = None, client: Client | None = None
     install_intake_metrics(app)
     app.include_router(webhooks.router)  # hot path first; webhooks have their own authentication (webhook_auth)
     guarded = (executions, definitions, drafts, variables, lifecycle, pollers, realtime, errors, secrets, tokens,
-               metrics)
+               metrics, credentials, components)
     for module in guarded:
         app.include_router(module.router, dependencies=[Depends(authorize)])  # api/auth.py: bearer tokens
     app.include_router(codec.router)  # its own check: api/routes/codec.py codec_access

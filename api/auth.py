@@ -1,6 +1,6 @@
 """Who may call the management API: every route but /healthz, the webhooks and the interactive docs
 needs a bearer token (api/tokens.py) whose scopes cover the route: ``read`` for GET, ``write`` for
-the rest, ``admin`` for tokens and secrets. 401 names what is missing, 403 what the token lacks.
+the rest, ``admin`` for tokens, secrets and credentials. 401 names what is missing, 403 what the token lacks.
 
 The dependency guards every router but the webhooks', the codec's and /healthz (api/app.py), so the
 webhooks' hot path pays nothing; the codec endpoint calls ``check_token`` itself, with its own
@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.errors import ApiError
 from api.tokens import Scope
 
-ADMIN_PREFIXES = ("/tokens", "/secrets")
+ADMIN_PREFIXES = ("/tokens", "/secrets", "/credentials")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HOW_TO_GET_ONE = ("create one with `python -m api.tokens create --name me --scopes read,write` (the local stack "
                   "printed one at start)")

@@ -1,12 +1,11 @@
 """An error's id says where its failure is kept, so a retry can find it again without a table of
 its own: a flow run's failure is (workflow id, run id, place in the run's failures); a real-time
-flow's is (message id, step id, time) among its workflow's recent failures. Opaque to callers:
-base64url of a short JSON list, no padding."""
+flow's is (message id, step id, time) among its workflow's recent failures. Opaque to callers
+(api/opaque_ids.py)."""
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
+
+from api.opaque_ids import decode_opaque, encode_opaque
 
 
 @dataclass(frozen=True)
@@ -37,14 +36,13 @@ class BadErrorId(ValueError):
 def encode_error_id(ref: ErrorRef) -> str:
     parts: list[str | int] = (["run", ref.workflow_id, ref.run_id, ref.index] if isinstance(ref, RunFailure)
                               else ["rt", ref.message_id, ref.step_id, ref.at])
-    raw = json.dumps(parts, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return encode_opaque(parts)
 
 
 def decode_error_id(error_id: str) -> ErrorRef:
     try:
-        parts = json.loads(base64.urlsafe_b64decode(error_id + "=" * (-len(error_id) % 4)))
-    except (binascii.Error, ValueError):
+        parts = decode_opaque(error_id)
+    except ValueError:
         raise BadErrorId("it is not an error id (GET /flows/{id}/errors lists them)") from None
     match parts:
         case ["run", str(workflow_id), str(run_id), int(index)] if index >= 0:

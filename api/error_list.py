@@ -78,7 +78,7 @@ async def _run_errors(client: Client, flow_id: str, cursor: Cursor | None, neede
 
 
 async def _errors_of(client: Client, run: WorkflowExecution) -> list[Dated[ErrorItem]]:
-    result = await failed_run_result(client, run.id, run.run_id)
+    result = await fetch_failed_run_result(client, run.id, run.run_id)
     at = run.close_time or datetime.now(UTC)
     if result is None:
         return []
@@ -90,7 +90,7 @@ async def _errors_of(client: Client, run: WorkflowExecution) -> list[Dated[Error
             for index, failure in enumerate(result.failures)]
 
 
-async def failed_run_result(client: Client, workflow_id: str, run_id: str) -> FlowRunResult | None:
+async def fetch_failed_run_result(client: Client, workflow_id: str, run_id: str) -> FlowRunResult | None:
     """The report a failed FlowRun left in its failure's details; None when it did not fail so."""
     try:
         await client.get_workflow_handle(workflow_id, run_id=run_id).result(follow_runs=False)

@@ -7,12 +7,11 @@ sources can be asked for "at or before a time", so a page merges them correctly,
 that arrive meanwhile do not shift the pages still to come.
 """
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
+
+from api.opaque_ids import decode_opaque, encode_opaque
 
 Item = TypeVar("Item")
 
@@ -38,15 +37,14 @@ class BadPageToken(ValueError):
 
 
 def encode_cursor(cursor: Cursor) -> str:
-    raw = json.dumps([cursor.before.isoformat(), cursor.skip], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return encode_opaque([cursor.before.isoformat(), cursor.skip])
 
 
 def decode_cursor(token: str) -> Cursor:
     try:
-        before, skip = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        before, skip = decode_opaque(token)
         cursor = Cursor(datetime.fromisoformat(before), int(skip))
-    except (binascii.Error, ValueError, TypeError):
+    except (ValueError, TypeError):
         raise BadPageToken("the pageToken is not one this API gave out; start again without it") from None
     if cursor.before.tzinfo is None or cursor.skip < 0:
         raise BadPageToken("the pageToken is not one this API gave out; start again without it")

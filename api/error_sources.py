@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.error_ids import ErrorRef, RunFailure
-from api.error_list import failed_run_result, realtime_error_id, realtime_failures
+from api.error_list import fetch_failed_run_result, realtime_error_id, realtime_failures
 from api.store import FlowStore
 from flows.message_ids import entry_of
 from flows.plan import plan_flow
@@ -67,7 +67,7 @@ async def find_error(client: Client, store: FlowStore, flow_id: str, error_id: s
 
 async def _run_error(client: Client, flow_id: str, error_id: str, ref: RunFailure) -> FoundError:
     try:
-        result = await failed_run_result(client, ref.workflow_id, ref.run_id)
+        result = await fetch_failed_run_result(client, ref.workflow_id, ref.run_id)
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND:
             raise

@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 from api.flow_states import FlowRunState, FlowStates
 from api.secret_store import SecretStore
-from api.store import BUSY_TIMEOUT_SECONDS, FlowStore, StoredFlow, connect_db
+from api.store import FlowStore, StoredFlow, connect_db
 from api.tokens import TokenInfo, TokenStore, token_hash
+from conflux.database import BUSY_TIMEOUT_SECONDS
 
 # Any change to what intake reads bumps the counter, in the writer's own transaction.
 WATCHED = {"flow_versions": ("INSERT", "UPDATE", "DELETE"), "flow_states": ("INSERT", "UPDATE"),

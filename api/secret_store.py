@@ -7,12 +7,12 @@ decrypts it. ``reencrypt`` seals every value again under the active key: the ste
 rotation after which the old key can go (docs/security.md).
 """
 
-import base64
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.store import connect_db, utc_now
-from conflux.keys import KeyRing, Sealed
+from conflux.database import connect_db, utc_now
+from conflux.keys import KeyRing
+from conflux.sealed_rows import reseal_table, seal, unseal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS secrets (
@@ -42,14 +42,14 @@ class SecretStore:
 
     def put(self, name: str, value: str) -> tuple[SecretInfo, bool]:
         """Store (or replace) a value; True when the name is new."""
-        sealed = self.keys.encrypt(value.encode(), name.encode())
-        info = SecretInfo(name=name, key_id=sealed.key_id, updated_at=utc_now())
+        key_id, sealed = seal(self.keys, value.encode(), name.encode())
+        info = SecretInfo(name=name, key_id=key_id, updated_at=utc_now())
         with connect_db(self.path) as db:
             db.execute("BEGIN IMMEDIATE")
             existed = db.execute("SELECT 1 FROM secrets WHERE name = ?", (name,)).fetchone() is not None
             db.execute("INSERT INTO secrets (name, key_id, sealed, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) "
                        "DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed, "
-                       "updated_at = excluded.updated_at", (name, info.key_id, _text(sealed.blob), info.updated_at))
+                       "updated_at = excluded.updated_at", (name, info.key_id, sealed, info.updated_at))
         return info, not existed
 
     def exists(self, name: str) -> bool:
@@ -62,7 +62,7 @@ class SecretStore:
             row = db.execute("SELECT key_id, sealed FROM secrets WHERE name = ?", (name,)).fetchone()
         if row is None:
             return None
-        return self.keys.decrypt(Sealed(row["key_id"], _bytes(row["sealed"])), name.encode()).decode()
+        return unseal(self.keys, row["key_id"], row["sealed"], name.encode()).decode()
 
     def list(self) -> list[SecretInfo]:
         with connect_db(self.path) as db:
@@ -75,24 +75,6 @@ class SecretStore:
 
     def reencrypt(self) -> int:
         """Seal every value under the active key; how many were sealed under another one."""
-        moved = 0
         with connect_db(self.path) as db:
             db.execute("BEGIN IMMEDIATE")
-            for row in db.execute("SELECT name, key_id, sealed FROM secrets").fetchall():
-                if row["key_id"] == self.keys.active_id:
-                    continue
-                name = row["name"]
-                plain = self.keys.decrypt(Sealed(row["key_id"], _bytes(row["sealed"])), name.encode())
-                sealed = self.keys.encrypt(plain, name.encode())
-                db.execute("UPDATE secrets SET key_id = ?, sealed = ? WHERE name = ?",
-                           (sealed.key_id, _text(sealed.blob), name))
-                moved += 1
-        return moved
-
-
-def _text(blob: bytes) -> str:
-    return base64.b64encode(blob).decode()
-
-
-def _bytes(text: str) -> bytes:
-    return base64.b64decode(text)
+            return reseal_table(db, self.keys, "secrets", "name", str.encode)

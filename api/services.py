@@ -26,6 +26,7 @@ from api.store import FlowStore
 from api.tokens import TokenStore
 from api.workflow_signals import WorkflowSignals
 from catalog.components import ComponentInfo
+from conflux.credential_store import CredentialStore
 from conflux.temporal import connect, encryption_codec
 
 
@@ -36,10 +37,11 @@ class Services:
         self.store = store
         self.catalog = catalog
         self._client = client
-        self.codec = encryption_codec(settings)  # one key ring: /codec, the secrets and the Temporal client
+        self.codec = encryption_codec(settings)  # one key ring: /codec, secrets, credentials, the Temporal client
         self._connecting = asyncio.Lock()
         self.flow_states = FlowStates(settings.db_path)
         self.secrets = SecretStore(settings.db_path, self.codec.ring)
+        self.credentials = CredentialStore(settings.db_path, self.codec.ring)
         self.tokens = TokenStore(settings.db_path)
         self.flows = FlowCache(store, self.flow_states, self.secrets, self.tokens)
         self.signals = WorkflowSignals(self.client, settings)

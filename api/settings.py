@@ -1,10 +1,9 @@
 """API settings: the platform's (``CONFLUX_*``) plus what only the HTTP service needs."""
 
-from pathlib import Path
 
 from pydantic import Field
 
-from conflux.settings import REPO_ROOT, PlatformSettings
+from conflux.settings import PlatformSettings
 
 MIB = 1024 * 1024
 
@@ -12,7 +11,6 @@ MIB = 1024 * 1024
 class ApiSettings(PlatformSettings):
     """Every field reads ``CONFLUX_<NAME>`` from the environment, e.g. ``CONFLUX_DB_PATH``."""
 
-    db_path: Path = REPO_ROOT / "var" / "conflux.db"
     max_body_bytes: int = Field(default=10 * MIB, ge=1, description="largest webhook/execution body accepted")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -29,6 +27,9 @@ class ApiSettings(PlatformSettings):
     realtime_max_history_events: int | None = Field(
         default=None, ge=100, description="real-time flows: continue-as-new past this many events (default: when "
                                           "Temporal suggests it)")
+    component_call_timeout: float = Field(default=60.0, gt=0, le=600, description=(
+        "seconds a credential check or a metadata request waits for a worker to answer it from a container "
+        "(docs/security.md); then 504"))
     codec_auth: bool = Field(default=True, description=(
         "/codec/encode and /codec/decode want an API token (decode: read, encode: write); false: open to whoever "
         "reaches the API (the dev server's Temporal UI sends no token; the local stack, on loopback, sets this)"))

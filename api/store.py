@@ -10,10 +10,10 @@ readers go on while a writer commits.
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from conflux.database import Connection, connect_db, utc_now
 from flows.model import Flow
 
 SCHEMA = """
@@ -37,7 +37,6 @@ DRAFT_COLUMNS = "flow_id, revision, definition, saved_at"
 LATEST = f"SELECT {COLUMNS} FROM flow_versions WHERE flow_id = ? ORDER BY version DESC LIMIT 1"
 VERSION = f"SELECT {COLUMNS} FROM flow_versions WHERE flow_id = ? AND version = ?"
 DRAFT = f"SELECT {DRAFT_COLUMNS} FROM flow_drafts WHERE flow_id = ?"
-BUSY_TIMEOUT_SECONDS = 10.0
 
 
 class FlowExists(Exception):
@@ -191,34 +190,8 @@ class FlowStore:
         with self._connect() as db:
             return db.execute(sql, parameters).fetchall()
 
-    def _connect(self) -> "_Connection":
+    def _connect(self) -> Connection:
         return connect_db(self.path)
-
-
-def connect_db(path: Path) -> "_Connection":
-    """A connection for one unit of work; every table of the API's database goes through it."""
-    return _Connection(path)
-
-
-class _Connection:
-    """A connection in autocommit mode: an explicit BEGIN is committed on a clean exit and rolled
-    back on an exception, and the connection is always closed (sqlite3's own context manager
-    does not close)."""
-
-    def __init__(self, path: Path) -> None:
-        self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process crashes, and fast
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.db
-
-    def __exit__(self, kind: type | None, *_: object) -> None:
-        try:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK" if kind else "COMMIT")
-        finally:
-            self.db.close()
 
 
 def _save_in(db: sqlite3.Connection, flow: Flow, on_new_version: NewVersionHook | None) -> SaveOutcome:
@@ -252,7 +225,3 @@ def _stored(row: sqlite3.Row) -> StoredFlow:
 def _draft(row: sqlite3.Row) -> StoredDraft:
     return StoredDraft(flow=Flow.model_validate_json(row["definition"]), revision=row["revision"],
                        saved_at=row["saved_at"])
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -77,7 +77,7 @@ async def flow_latency(settings: ApiSettings, runner_kind: RunnerKind, repeat: i
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api:
                 (await api.put(f"/flows/{FLOW['id']}", json=FLOW)).raise_for_status()
                 for index in range(repeat + 1):
-                    await standby_ready(pool, standby)
+                    await standby_ready(pool)
                     started = time.perf_counter()
                     answer = await api.post(f"/hooks/{FLOW['id']}", json=body(index, padding))
                     assert answer.status_code == 202, answer.text
@@ -95,12 +95,10 @@ def body(index: int, padding: int) -> dict[str, Any]:
     return {"n": index, "pad": "p" * padding} if padding else {"n": index}
 
 
-async def standby_ready(pool: WarmPool, standby: int) -> None:
-    """Until every image in use has ``standby`` containers ready (at most 30 s)."""
+async def standby_ready(pool: WarmPool) -> None:
+    """Until every image in use has the standby containers it wants ready (at most 30 s)."""
     give_up = time.perf_counter() + 30
-    while standby and time.perf_counter() < give_up:
-        if all(count >= standby for count in pool.standby_idle().values()):
-            return
+    while not pool.standby_full() and time.perf_counter() < give_up:
         await asyncio.sleep(0.02)
 
 

@@ -20,7 +20,7 @@ import docker.errors
 
 from catalog.base_image import BaseImageError, ensure_base_image, image_exists
 from catalog.build_context import VendoringError, assemble
-from catalog.components import CatalogError, ComponentInfo, default_base_image, load_catalog
+from catalog.components import CatalogError, ComponentInfo, default_base_image, default_node_base_image, load_catalog
 
 BUILD_TIMEOUT_SECONDS = 600
 
@@ -43,18 +43,21 @@ class BuildResult:
 def build_all(
     *,
     base_image: str | None = None,
+    node_base_image: str | None = None,
     only: Sequence[str] = (),
     component_dirs: Sequence[Path | str] = (),
     force: bool = False,
     client: docker.DockerClient | None = None,
     report: Callable[[str], None] | None = print,
 ) -> list[BuildResult]:
-    """Build (or find cached) the images of the built-ins and ``component_dirs``; ``only`` narrows it."""
-    base = base_image or default_base_image()
-    catalog = load_catalog(component_dirs, base)
+    """Build (or find cached) the images of the built-ins and ``component_dirs``; ``only`` narrows it.
+    Python components build on ``base_image``, Node.js components on ``node_base_image``."""
+    catalog = load_catalog(component_dirs, base_image or default_base_image(),
+                           node_base_image or default_node_base_image())
     chosen = select(catalog, only)
     client = client or docker.from_env(timeout=BUILD_TIMEOUT_SECONDS)
-    ensure_base_image(client, base)
+    for base in sorted({info.base_image for info in chosen}):
+        ensure_base_image(client, base)
     results = []
     for info in chosen:
         result = build_one(client, info, force)
@@ -100,13 +103,16 @@ def _docker_build(client: docker.DockerClient, info: ComponentInfo, context: Pat
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m catalog.build", description=__doc__.splitlines()[0])
     parser.add_argument("--base-image", help=f"image with python3 to build on (default: {default_base_image()})")
+    parser.add_argument("--node-base-image",
+                        help=f"image with node to build Node.js components on (default: {default_node_base_image()})")
     parser.add_argument("--only", nargs="+", default=[], metavar="NAME", help="build only these components")
     parser.add_argument("--component-dir", action="append", default=[], type=Path, metavar="DIR",
                         help="a user component directory (or a directory of them); repeatable")
     parser.add_argument("--force", action="store_true", help="rebuild even when the digest tag exists")
     args = parser.parse_args(argv)
     try:
-        build_all(base_image=args.base_image, only=args.only, component_dirs=args.component_dir, force=args.force)
+        build_all(base_image=args.base_image, node_base_image=args.node_base_image, only=args.only,
+                  component_dirs=args.component_dir, force=args.force)
     except (CatalogError, VendoringError, BaseImageError, ImageBuildError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -4,19 +4,40 @@ The layout is what components/Dockerfile copies: ``conflux_runtime/``, ``lib/`` 
 the modules every component may import), ``deps/`` (the component's requirements.txt, vendored)
 and ``component/``. Only pure-Python wheels are vendored, so the image needs nothing from the base
 but python3, and no network while building.
+
+A Node.js component's context is what components/Dockerfile.node copies: ``runtime/``
+(conflux_runtime_node) and ``component/`` with its ``node_modules``. The dependencies in its
+package.json are installed here, on the building host, from the npm registry (``npm ci`` when
+there is a package-lock.json), because the image build itself has no network (the Docker engine
+runs without a bridge) and because the image then needs no npm, only node. Install scripts are
+not run (``--ignore-scripts``): a dependency's script would otherwise run on the platform's host,
+and a native addon compiled there would not match the image's Node.js anyway; such packages fail
+at start with a ``fatal`` naming the module.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from catalog.components import DOCKERFILE, LIB_DIR, RUNTIME_DIR, ComponentInfo, component_files
+from catalog.components import (
+    DOCKERFILE,
+    LIB_DIR,
+    NODE_DOCKERFILE,
+    NODE_RUNTIME_DIR,
+    PACKAGE_FILE,
+    RUNTIME_DIR,
+    ComponentInfo,
+    component_files,
+)
 
 REQUIREMENTS_FILE = "requirements.txt"
+LOCK_FILES = ("package-lock.json", "npm-shrinkwrap.json")
+NPM_FLAGS = ["--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
 
 
 class VendoringError(Exception):
@@ -25,6 +46,8 @@ class VendoringError(Exception):
 
 def assemble(info: ComponentInfo, context: Path) -> Path:
     """Fill ``context`` (an empty directory) and return it."""
+    if info.runtime == "node":
+        return _assemble_node(info, context)
     shutil.copy2(DOCKERFILE, context / "Dockerfile")
     runtime = context / "conflux_runtime"
     runtime.mkdir()
@@ -39,6 +62,44 @@ def assemble(info: ComponentInfo, context: Path) -> Path:
         vendor(requirements, deps)
     _make_world_readable(context)
     return context
+
+
+def _assemble_node(info: ComponentInfo, context: Path) -> Path:
+    shutil.copy2(NODE_DOCKERFILE, context / "Dockerfile")
+    runtime = context / "runtime"
+    runtime.mkdir()
+    for source in sorted(NODE_RUNTIME_DIR.glob("*.js")):
+        shutil.copy2(source, runtime / source.name)
+    _copy_files(info.directory, context / "component")
+    install_node_modules(context / "component")
+    _make_world_readable(context)
+    return context
+
+
+def install_node_modules(component: Path) -> None:
+    """npm-install the production dependencies of the package.json in ``component`` (a copy of the
+    component's folder) into its node_modules; nothing to do without dependencies."""
+    package = component / PACKAGE_FILE
+    if not package.is_file() or not _has_dependencies(package):
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise VendoringError(f"{package} lists dependencies, but this host has no npm to install them: "
+                             "install Node.js and npm (the image build has no network to do it)")
+    locked = any((component / name).is_file() for name in LOCK_FILES)
+    command = [npm, "ci" if locked else "install", *NPM_FLAGS, *([] if locked else ["--no-package-lock"])]
+    result = subprocess.run(command, cwd=component, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise VendoringError(f"installing the npm dependencies of {package} failed (npm exit {result.returncode}):\n"
+                             f"{(result.stderr or result.stdout).strip()[-2000:]}")
+
+
+def _has_dependencies(package: Path) -> bool:
+    try:
+        manifest = json.loads(package.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise VendoringError(f"{package} is not valid JSON: {exc}") from None
+    return isinstance(manifest, dict) and bool(manifest.get("dependencies"))
 
 
 def _copy_files(source: Path, target: Path) -> None:

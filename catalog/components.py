@@ -3,6 +3,10 @@
 The image tag carries a digest of everything that ends up in the image (runtime, shared component
 library, component files, Dockerfile, base image name), so a changed component can never be served
 by a stale image.
+
+A component runs on one of two in-container runtimes: Python (conflux_runtime/) or Node.js
+(conflux_runtime_node/, for components written for elastic.io's Node.js sailor). A component with
+a package.json, or whose triggers and actions name JavaScript files, is a Node.js component.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
@@ -25,10 +29,15 @@ RUNTIME_DIR = REPO_ROOT / "conflux_runtime"
 LIB_DIR = BUILTIN_DIR / "lib"  # modules every component may import (no component.json: not a component)
 DOCKERFILE = BUILTIN_DIR / "Dockerfile"
 LOCAL_BASE_IMAGE = "conflux/base:bookworm"
+NODE_RUNTIME_DIR = REPO_ROOT / "conflux_runtime_node"
+NODE_DOCKERFILE = BUILTIN_DIR / "Dockerfile.node"
+LOCAL_NODE_BASE_IMAGE = "conflux/node-base:bookworm"
+PACKAGE_FILE = "package.json"
+JAVASCRIPT_SUFFIXES = (".js", ".cjs")
 IMAGE_REPOSITORY = "conflux"
 
 _NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-_IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
+_IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", "node_modules"}  # npm installs into the image
 
 
 class CatalogError(Exception):
@@ -38,6 +47,25 @@ class CatalogError(Exception):
 def default_base_image() -> str:
     """$CONFLUX_BASE_IMAGE, else the locally built debootstrap image (no registry needed)."""
     return os.environ.get("CONFLUX_BASE_IMAGE") or LOCAL_BASE_IMAGE
+
+
+def default_node_base_image() -> str:
+    """$CONFLUX_NODE_BASE_IMAGE (e.g. node:20-slim), else the locally built debootstrap image with
+    Debian's nodejs (no registry needed)."""
+    return os.environ.get("CONFLUX_NODE_BASE_IMAGE") or LOCAL_NODE_BASE_IMAGE
+
+
+Runtime = Literal["python", "node"]
+
+
+def component_runtime(directory: Path, descriptor: dict[str, Any]) -> Runtime:
+    """``node`` for a component with a package.json or JavaScript ``main`` files, else ``python``."""
+    if (directory / PACKAGE_FILE).is_file():
+        return "node"
+    mains = [spec.get("main") for section in ("triggers", "actions")
+             for spec in (descriptor.get(section) or {}).values() if isinstance(spec, dict)]
+    javascript = [main for main in mains if isinstance(main, str) and main.endswith(JAVASCRIPT_SUFFIXES)]
+    return "node" if javascript else "python"
 
 
 class ComponentInfo(BaseModel):
@@ -51,6 +79,7 @@ class ComponentInfo(BaseModel):
     version: str
     digest: str
     base_image: str
+    runtime: Runtime = "python"
 
     @property
     def title(self) -> str:
@@ -92,8 +121,10 @@ class ComponentInfo(BaseModel):
         return str(self.triggers[name].get("type", "webhook"))
 
 
-def load_component(directory: Path | str, base_image: str | None = None) -> ComponentInfo:
-    """Read and check one component directory."""
+def load_component(directory: Path | str, base_image: str | None = None,
+                   node_base_image: str | None = None) -> ComponentInfo:
+    """Read and check one component directory; ``base_image`` is for a Python component,
+    ``node_base_image`` for a Node.js one."""
     directory = Path(directory).resolve()
     name = directory.name
     path = directory / DESCRIPTOR_FILE
@@ -103,26 +134,32 @@ def load_component(directory: Path | str, base_image: str | None = None) -> Comp
             f"component directory name '{name}' ({directory}) cannot be an image name: "
             "use lowercase letters, digits and single '-', '_' or '.' between them"
         )
-    _check_descriptor(path, descriptor)
-    base = base_image or default_base_image()
+    runtime = component_runtime(directory, descriptor)
+    _check_descriptor(path, descriptor, runtime)
+    if runtime == "node":
+        base = node_base_image or default_node_base_image()
+    else:
+        base = base_image or default_base_image()
     return ComponentInfo(
         name=name,
         directory=directory,
         descriptor=descriptor,
         version=str(descriptor["version"]),
-        digest=content_digest(directory, base),
+        digest=content_digest(directory, base, runtime),
         base_image=base,
+        runtime=runtime,
     )
 
 
-def load_catalog(extra_dirs: Sequence[Path | str] = (), base_image: str | None = None) -> dict[str, ComponentInfo]:
+def load_catalog(extra_dirs: Sequence[Path | str] = (), base_image: str | None = None,
+                 node_base_image: str | None = None) -> dict[str, ComponentInfo]:
     """The built-ins plus user components, by name.
 
     Each entry of ``extra_dirs`` is a component directory, or a directory of component directories.
     """
     found: dict[str, ComponentInfo] = {}
     for directory in [*component_dirs(BUILTIN_DIR), *(d for extra in extra_dirs for d in component_dirs(Path(extra)))]:
-        info = load_component(directory, base_image)
+        info = load_component(directory, base_image, node_base_image)
         if info.name in found:
             raise CatalogError(
                 f"two components are named '{info.name}': {found[info.name].directory} and {info.directory}; "
@@ -146,14 +183,18 @@ def component_dirs(directory: Path) -> list[Path]:
     return found
 
 
-def content_digest(directory: Path, base_image: str) -> str:
-    """sha256 over the runtime, the shared library, the component's files, the Dockerfile and the
-    base image name."""
+def content_digest(directory: Path, base_image: str, runtime: Runtime = "python") -> str:
+    """sha256 over the runtime, the shared library (Python), the component's files (a Node.js
+    component's package.json and package-lock.json among them), the Dockerfile and the base image name."""
     digest = hashlib.sha256()
-    entries = [(f"runtime/{p.name}", p) for p in sorted(RUNTIME_DIR.glob("*.py"))]
-    entries += [(f"lib/{rel}", LIB_DIR / rel) for rel in component_files(LIB_DIR)]
+    if runtime == "node":
+        entries = [(f"runtime/{p.name}", p) for p in sorted(NODE_RUNTIME_DIR.glob("*.js"))]
+        entries.append(("Dockerfile", NODE_DOCKERFILE))
+    else:
+        entries = [(f"runtime/{p.name}", p) for p in sorted(RUNTIME_DIR.glob("*.py"))]
+        entries += [(f"lib/{rel}", LIB_DIR / rel) for rel in component_files(LIB_DIR)]
+        entries.append(("Dockerfile", DOCKERFILE))
     entries += [(f"component/{rel}", directory / rel) for rel in component_files(directory)]
-    entries.append(("Dockerfile", DOCKERFILE))
     for label, path in sorted(entries):
         digest.update(f"{label}\0{path.stat().st_size}\0".encode())
         digest.update(path.read_bytes())
@@ -181,7 +222,7 @@ def _read_descriptor(path: Path) -> dict[str, Any]:
         raise CatalogError(str(exc)) from None
 
 
-def _check_descriptor(path: Path, descriptor: dict[str, Any]) -> None:
+def _check_descriptor(path: Path, descriptor: dict[str, Any], runtime: Runtime = "python") -> None:
     """The checks that catch the usual mistakes before an image is built from them."""
     for key in ("title", "version"):
         if not isinstance(descriptor.get(key), str) or not descriptor[key]:
@@ -195,26 +236,33 @@ def _check_descriptor(path: Path, descriptor: dict[str, Any]) -> None:
             if name in functions:
                 raise CatalogError(f"{path}: '{name}' is both a trigger and an action; names must be unique")
             functions[name] = spec
-            _check_function(path, f"{section}.{name}", spec)
+            _check_function(path, f"{section}.{name}", spec, runtime)
     if not functions:
         raise CatalogError(f"{path}: the component has no triggers and no actions")
     verifier = (descriptor.get("credentials") or {}).get("verifier")
     if verifier is not None:
-        _check_reference(path, "credentials.verifier", verifier)
+        _check_reference(path, "credentials.verifier", verifier, runtime)
 
 
-def _check_function(path: Path, where: str, spec: Any) -> None:
+def _check_function(path: Path, where: str, spec: Any, runtime: Runtime = "python") -> None:
     if not isinstance(spec, dict):
         raise CatalogError(f"{path}: {where} must be an object")
-    _check_reference(path, f"{where}.main", spec.get("main"))
+    _check_reference(path, f"{where}.main", spec.get("main"), runtime)
     if where.startswith("triggers.") and spec.get("type", "webhook") not in ("polling", "webhook"):
         raise CatalogError(f"{path}: {where}.type must be 'polling' or 'webhook', not {spec.get('type')!r}")
     if not isinstance(spec.get("fields", {}), dict):
         raise CatalogError(f"{path}: {where}.fields must be an object of field name -> definition")
 
 
-def _check_reference(path: Path, where: str, reference: Any) -> None:
-    """A function reference is "file.py" or "file.py:function", relative to the component."""
+def _check_reference(path: Path, where: str, reference: Any, runtime: Runtime = "python") -> None:
+    """A function reference is "file.py" or "file.py:function" (Python), or a module's path such as
+    "./lib/actions/send.js" (Node.js, as on elastic.io), relative to the component."""
+    if runtime == "node":
+        if not isinstance(reference, str) or not reference:
+            raise CatalogError(f"{path}: {where} is required: the module's path, e.g. \"./lib/actions/send.js\"")
+        if not any((path.parent / candidate).is_file() for candidate in (reference, f"{reference}.js")):
+            raise CatalogError(f"{path}: {where} names {reference}, which is not in {path.parent}")
+        return
     if not isinstance(reference, str) or not reference:
         raise CatalogError(f"{path}: {where} is required: \"file.py\" or \"file.py:function\"")
     module = reference.partition(":")[0]

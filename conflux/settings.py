@@ -19,6 +19,9 @@ class PlatformSettings(BaseSettings):
     task_queue: str = "conflux"
     temporal_ui_url: str = "http://127.0.0.1:8233"
     blob_dir: Path = REPO_ROOT / "var" / "blobs"
+    db_path: Path = Field(default=REPO_ROOT / "var" / "conflux.db", description=(
+        "the platform's SQLite database: the API's flows, secrets and tokens, and the credentials the worker "
+        "reads and updates too (give both the same path)"))
     keys: str | None = Field(default=None, description=(
         "encryption keys, 'id:base64key' entries separated by commas, the active one first (conflux/keys.py); "
         "unset: the key file"))

@@ -70,8 +70,8 @@ class Emitter:
         self._event("updateSnapshot", snapshot=changes)
 
     def update_keys(self, keys: dict[str, Any]) -> None:
-        """Refreshed credentials (e.g. OAuth tokens). The platform parses them and drops them for now
-        (planned: stored with the step's credentials)."""
+        """Refreshed credential fields (e.g. OAuth tokens): the platform merges them into the step's
+        stored credential, and the next request's ``cfg`` carries them."""
         self._event("updateKeys", keys=keys)
 
     def http_reply(self, status_code: int = 200, body: Any = None,

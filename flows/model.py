@@ -127,6 +127,9 @@ class Step(BaseModel):
     function: str = Field(description="the component's trigger or action to run")
     image: str | None = Field(default=None, description="exact image; filled in from the catalog when omitted")
     config: dict[str, Any] = Field(default_factory=dict)
+    credential: str | None = Field(default=None, pattern=ID_PATTERN, description=(
+        "id of a stored credential of this step's component (POST /credentials); its fields are laid over "
+        "'config' inside the step's activity, so they never enter Temporal's history (docs/security.md)"))
     mapping: Mapping | None = Field(
         default=None,
         description="JSONata applied to this step's input: one expression for the whole body, "

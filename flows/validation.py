@@ -46,6 +46,27 @@ def catalog_problems(flow: Flow, catalog: TypingMapping[str, ComponentInfo]) -> 
     return problems + [Problem(where=where, problem=problem) for where, problem in branch_problems(flow)]
 
 
+def credential_problems(flow: Flow, credentials: TypingMapping[str, str]) -> list[Problem]:
+    """Each step's ``credential`` against the stored ones (``credentials``: id -> component): it must
+    exist and belong to the step's component (a credential reaches only its own component's code)."""
+    problems: list[Problem] = []
+    for located, step in step_locations(flow):  # routers' branch steps too
+        if step.credential is None:
+            continue
+        where = f"{located}.credential"
+        owner = credentials.get(step.credential)
+        if owner is None:
+            mine = sorted(cid for cid, component in credentials.items() if component == step.component)
+            stored = f"those of '{step.component}': {', '.join(mine)}" if mine else f"none for '{step.component}'"
+            problems.append(Problem(where=where, problem=(
+                f"no credential '{step.credential}' is stored ({stored}); store one with POST /credentials")))
+        elif owner != step.component:
+            problems.append(Problem(where=where, problem=(
+                f"credential '{step.credential}' belongs to component '{owner}', not '{step.component}'; "
+                "a step uses only a credential of its own component")))
+    return problems
+
+
 def pin_images(flow: Flow, catalog: TypingMapping[str, ComponentInfo]) -> Flow:
     def pinned(step: Step) -> dict[str, Any]:
         update: dict[str, Any] = {"image": step.image or catalog[step.component].image}

@@ -108,6 +108,10 @@ class WarmPool:
         """Ready standby containers per image."""
         return {str(key): standby.idle for key, standby in self._standby.items()}
 
+    def standby_full(self) -> bool:
+        """Whether every standby set has as many ready containers as it wants."""
+        return all(standby.idle >= standby.wanted for standby in self._standby.values())
+
     async def ensure(self, key: WarmKey, spec: ContainerSpec, replicas: int) -> int:
         """Start the step's replicas that are missing and wait for their handshakes; how many started."""
         step = await self._step(key, spec, replicas)

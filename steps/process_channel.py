@@ -1,11 +1,17 @@
-"""The runtime as a local subprocess: same protocol, no container. For machines without Docker."""
+"""The runtime as a local subprocess: same protocol, no container. For machines without Docker.
+
+A Node.js component runs on the host's ``node`` with conflux_runtime_node; its npm dependencies
+must be installed in its folder (``npm install`` there), as the image build does in the image.
+"""
 
 import asyncio
+import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
-from catalog.components import LIB_DIR
+from catalog.components import LIB_DIR, NODE_RUNTIME_DIR, component_runtime
 from steps.channel import Channel
 from steps.errors import ImageNotFound
 from steps.spec import ContainerSpec
@@ -31,7 +37,7 @@ class ProcessChannel(Channel):
         env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1",
                "PYTHONPATH": os.pathsep.join(filter(None, python_path))}
         process = await asyncio.create_subprocess_exec(
-            *(spec.command or [sys.executable, "-m", "conflux_runtime", str(spec.component_dir)]),
+            *(spec.command or runtime_command(spec.component_dir)),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env=env, limit=max_line_bytes, start_new_session=True,
         )
@@ -59,3 +65,19 @@ class ProcessChannel(Channel):
         if self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
+
+
+def runtime_command(component_dir: Path | None) -> list[str]:
+    """The command that serves the component in ``component_dir`` with the runtime it was written for."""
+    assert component_dir is not None
+    try:
+        descriptor = json.loads((component_dir / "component.json").read_text(encoding="utf-8"))
+    except ValueError:  # the runtime reports it with a `fatal` naming the file
+        descriptor = {}
+    if component_runtime(component_dir, descriptor if isinstance(descriptor, dict) else {}) == "python":
+        return [sys.executable, "-m", "conflux_runtime", str(component_dir)]
+    node = shutil.which("node")
+    if node is None:
+        raise ImageNotFound(f"{component_dir} is a Node.js component and this host has no `node` "
+                            "for the process runner: install Node.js (18 or later), or use the Docker runner")
+    return [node, str(NODE_RUNTIME_DIR / "main.js"), str(component_dir)]

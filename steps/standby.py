@@ -68,7 +68,13 @@ class StandbySet:
 
     @property
     def wanted(self) -> int:
-        return max(self.wanted_by.values(), default=0)
+        """Enough for one message of any flow to find every container of this kind it needs
+        ready: a flow's steps add up, flows do not (they share the set)."""
+        per_flow: dict[str, int] = {}
+        for origin, count in self.wanted_by.items():
+            flow = origin.split("/", 1)[0]
+            per_flow[flow] = per_flow.get(flow, 0) + count
+        return max(per_flow.values(), default=0)
 
     @property
     def idle(self) -> int:

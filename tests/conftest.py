@@ -60,6 +60,19 @@ def docker_engine():
 
 
 @pytest.fixture(scope="session")
+def node_tools() -> None:
+    """node and npm, for Node.js components (their runtime, the process runner, the image build);
+    a failure in CI when they are missing, a skip elsewhere."""
+    import shutil
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        message = "Node.js components need node and npm on this host"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
 def component_images(docker_engine) -> dict:
     """Every built-in component image, built if missing; name -> ComponentInfo."""
     from catalog.build import build_all

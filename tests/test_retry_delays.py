@@ -3,13 +3,18 @@ retry policy a step's activities get, and the delay the ``run_step`` activity as
 after a crash or a rebound (the real activity, with a pool that only pretends)."""
 
 import dataclasses
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.run_step import StepActivities
+from activities.step_credentials import StepCredentials
+from conflux.credential_store import CredentialStore
+from conflux.keys import KeyRing
 from flows.model import ReboundPolicy, RetryPolicy, Step, backoff_delay
 from steps.errors import ContainerCrashed, ImageNotFound, StepFailure
 from steps.pool import WarmPool
@@ -106,12 +111,14 @@ async def failure_at(pool: WarmPool, attempt: int, batch: bool = False) -> Appli
     """The error the real activity raises on ``attempt``."""
     environment = ActivityEnvironment()
     environment.info = dataclasses.replace(ActivityEnvironment.default_info(), attempt=attempt)
-    activities = StepActivities(pool, {})
-    with pytest.raises(ApplicationError) as raised:
-        if batch:
-            await environment.run(activities.run_step_batch, batch_call())
-        else:
-            await environment.run(activities.run_step, one_call())
+    with tempfile.TemporaryDirectory() as folder:
+        store = CredentialStore(Path(folder) / "conflux.db", KeyRing([("k", bytes(32))]))
+        activities = StepActivities(pool, {}, StepCredentials(store))
+        with pytest.raises(ApplicationError) as raised:
+            if batch:
+                await environment.run(activities.run_step_batch, batch_call())
+            else:
+                await environment.run(activities.run_step, one_call())
     return raised.value
 
 

@@ -46,6 +46,21 @@ def body_of(outcome: RequestOutcome) -> dict[str, Any]:
     return data.body
 
 
+async def test_a_flow_using_one_image_in_two_steps_finds_both_ready(catalog_with_probe) -> None:
+    """One message of a flow whose two steps run the same image takes two standby containers: the
+    set keeps the sum of a flow's steps ready (and the largest flow's, not every flow's), so the
+    second step's take does not empty it and start a replacement on the message's path."""
+    pool = WarmPool(make_runner("process"), standby=2)
+    spec = probe_spec(catalog_with_probe)
+    try:
+        for origin in ("one/first", "one/second", "two/only"):
+            await pool.run_fresh(spec, [request("calls", request_id=uuid.uuid4().hex)], 30, origin=origin, standby=2)
+        await until(lambda: pool.standby_idle().get(spec.image) == 4, "the flow's two steps' four containers ready")
+        assert pool.standby_full()
+    finally:
+        await pool.close()
+
+
 async def test_a_standby_container_serves_exactly_one_run(runner: StepRunner, catalog_with_probe) -> None:
     """The probe counts its calls in memory: every run, each on a container that was ready before
     it was asked, sees a count of 1, on a container of its own."""

@@ -12,37 +12,46 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.workflow import NondeterminismError
 
+from activities.component_call import ComponentCallActivities
 from activities.realtime import RealtimeActivities
 from activities.run_step import StepActivities
 from activities.start_runs import start_runs
+from activities.step_credentials import StepCredentials
 from catalog.components import ComponentInfo, load_catalog
+from conflux.credential_store import CredentialStore
+from conflux.keys import load_key_ring
 from conflux.logs import configure_logging
 from conflux.settings import PlatformSettings
 from conflux.temporal import connect
 from steps.pool import WarmPool
 from steps.runner import StepRunner, make_runner
 from worker.metrics import serving_metrics, temporal_runtime
+from workflows.component_call import ComponentCallWorkflow
 from workflows.flow_run import FlowRunWorkflow
 from workflows.intake import FlowIntakeWorkflow
 from workflows.polling_flow import PollingFlowWorkflow, PollRunWorkflow
 from workflows.realtime_flow import RealtimeFlowWorkflow
 
 log = logging.getLogger("conflux.worker")
-WORKFLOWS = [FlowRunWorkflow, FlowIntakeWorkflow, PollingFlowWorkflow, PollRunWorkflow, RealtimeFlowWorkflow]
+WORKFLOWS = [FlowRunWorkflow, FlowIntakeWorkflow, PollingFlowWorkflow, PollRunWorkflow, RealtimeFlowWorkflow,
+             ComponentCallWorkflow]
 
 
 def build_worker(client: Client, settings: PlatformSettings, pool: WarmPool,
                  catalog: Mapping[str, ComponentInfo]) -> Worker:
     """The worker; ``pool`` holds the containers its steps run in (the caller closes it after
-    the worker stopped: :func:`running_worker` does both)."""
-    steps = StepActivities(pool, catalog)
-    realtime = RealtimeActivities(pool, catalog)
+    the worker stopped: :func:`running_worker` does both). It reads the credentials from the
+    platform's database (``settings.db_path``, the API's) with the same key ring as the API."""
+    store = CredentialStore(settings.db_path, load_key_ring(settings.keys, settings.key_file))
+    steps = StepActivities(pool, catalog, StepCredentials(store))
+    realtime = RealtimeActivities(pool, catalog, StepCredentials(store))
+    services = ComponentCallActivities(pool, catalog, store)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         activities=[steps.run_step, steps.run_step_batch, start_runs,
-                    realtime.warm_up, realtime.batch, realtime.poll, realtime.retire],
+                    realtime.warm_up, realtime.batch, realtime.poll, realtime.retire, services.component_call],
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),

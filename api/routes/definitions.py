@@ -20,7 +20,7 @@ from api.responses import CamelModel
 from api.services import Services, ServicesDep
 from api.store import FlowExists, SaveOutcome, StoredFlow
 from flows.model import Flow
-from flows.validation import FlowInvalid, Problem, parse_flow
+from flows.validation import FlowInvalid, Problem, credential_problems, parse_flow
 
 router = APIRouter(tags=["flows"])
 FLOW_BODY = {"requestBody": {"required": True, "description": "a flow definition (see the Flow schema)",
@@ -119,12 +119,17 @@ async def read_definition(request: Request, services: Services, path_id: str | N
             raise FlowInvalid("(request body)", [Problem(
                 where="id", problem=f"the body says id '{data['id']}' but the URL says '{path_id}'; make them equal")])
     flow = parse_flow(data, services.catalog, source="(request body)")
+    problems = []
     auth = flow.webhook_auth
     if auth is not None and auth.secret is not None and not await asyncio.to_thread(services.secrets.exists,
                                                                                      auth.secret):
-        raise FlowInvalid("(request body)", [Problem(
+        problems.append(Problem(
             where="webhook_auth.secret", problem=f"no secret '{auth.secret}' is stored; store it first with "
-                                                 f"PUT /secrets/{auth.secret} (GET /secrets lists them)")])
+                                                 f"PUT /secrets/{auth.secret} (GET /secrets lists them)"))
+    if any(step.credential is not None for step in flow.every_step):
+        problems += credential_problems(flow, await asyncio.to_thread(services.credentials.components))
+    if problems:
+        raise FlowInvalid("(request body)", problems)
     return flow
 
 

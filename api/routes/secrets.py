@@ -8,10 +8,11 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 
 from api.errors import ApiError
+from api.flow_usage import flows_naming
 from api.responses import CamelModel
 from api.secret_store import SecretInfo
 from api.services import Services, ServicesDep
-from flows.model import ID_PATTERN, ID_RULE
+from flows.model import ID_PATTERN, ID_RULE, Flow
 
 router = APIRouter(tags=["secrets"])
 
@@ -32,7 +33,7 @@ class SecretList(CamelModel):
 
 
 class Reencrypted(CamelModel):
-    reencrypted: int = Field(description="secrets sealed again under the active key")
+    reencrypted: int = Field(description="values (secrets, or credentials) sealed again under the active key")
     key_id: str
 
 
@@ -74,16 +75,12 @@ async def _users(services: Services, name: str) -> list[str]:
 
 
 async def _users_by_secret(services: Services) -> dict[str, list[str]]:
-    """Secret name -> the flows whose active version or draft names it (a draft naming a deleted
-    secret would publish a webhook no caller can pass)."""
-    active, drafts = await asyncio.gather(asyncio.to_thread(services.store.list_latest),
-                                          asyncio.to_thread(services.store.list_drafts))
-    users: dict[str, list[str]] = {}
-    for flow in [stored.flow for stored in active] + [draft.flow for draft in drafts]:
-        auth = flow.webhook_auth
-        if auth is not None and auth.secret is not None and flow.id not in users.get(auth.secret, []):
-            users.setdefault(auth.secret, []).append(flow.id)
-    return users
+    return await flows_naming(services, _secret_of)
+
+
+def _secret_of(flow: Flow) -> list[str]:
+    auth = flow.webhook_auth
+    return [auth.secret] if auth is not None and auth.secret is not None else []
 
 
 def _check_name(name: str) -> None:

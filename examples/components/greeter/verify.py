@@ -1,5 +1,5 @@
-"""verifyCredentials: the runtime calls it for a ``verifyCredentials`` request. Nothing in the platform
-sends one yet (planned: when a user saves credentials, before any flow uses them)."""
+"""verifyCredentials: the runtime calls it for a ``verifyCredentials`` request, which the platform sends
+when a credential is saved (POST /credentials), before any flow uses it."""
 
 from typing import Any
 

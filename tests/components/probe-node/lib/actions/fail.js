@@ -1,0 +1,3 @@
+exports.process = async function processAction(msg) {
+  throw new TypeError(`cannot handle ${JSON.stringify(msg.body)}`);
+};

@@ -1,0 +1,6 @@
+exports.process = async function processAction(msg) {
+  const count = Number(msg.body.count ?? 3);
+  for (let index = 0; index < count; index += 1) {
+    await this.emit('data', { body: { index } });
+  }
+};
