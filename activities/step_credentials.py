@@ -9,6 +9,7 @@ from typing import Any
 from conflux.credential_store import CredentialMissing, CredentialStore
 from conflux.keys import KeyRingError
 from flows.model import Step
+from flows.router_config import step_config
 
 log = logging.getLogger("conflux.credentials")
 
@@ -22,15 +23,16 @@ class StepCredentials:
         self.store = store
 
     async def config(self, step: Step) -> dict[str, Any]:
-        """The step's ``config`` with its credential's fields laid over it (a name in both: the
-        credential's, so a definition cannot stand in for what the credential's owner stored)."""
+        """The step's ``config`` (a router's with its branch conditions) with its credential's fields
+        laid over it (a name in both: the credential's, so a definition cannot stand in for what the
+        credential's owner stored)."""
         if step.credential is None:
-            return step.config
+            return step_config(step)
         try:
             fields = await asyncio.to_thread(self.store.fields, step.credential)
         except (CredentialMissing, KeyRingError) as problem:
             raise CredentialUnavailable(f"step '{step.id}': credential '{step.credential}': {problem}") from None
-        return {**step.config, **fields}
+        return {**step_config(step), **fields}
 
     async def keep(self, step: Step, keys: dict[str, Any] | None) -> None:
         """Store what the component refreshed. The step's work stands either way: a failure here is

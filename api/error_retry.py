@@ -31,6 +31,7 @@ from api.runs import links
 from api.services import Services
 from conflux.flow_runs import start_options, steps_markdown
 from flows.model import Flow
+from flows.plan import plan_flow
 from steps.protocol import Message
 from workflows.flow_run import FlowRunWorkflow
 from workflows.models import FlowRunInput
@@ -91,7 +92,7 @@ def step_index(flow: Flow, step_id: str | None) -> int:
     """Where ``step_id`` is in ``flow`` (None: the trigger); 409 naming the steps it has."""
     if step_id is None:
         return 0
-    steps = flow.all_steps
+    steps = plan_flow(flow).steps  # the main line, then routers' branches
     for index, step in enumerate(steps):
         if step.id == step_id:
             return index

@@ -18,6 +18,7 @@ from api.error_ids import ErrorRef, RunFailure
 from api.error_list import fetch_failed_run_result, realtime_error_id, realtime_failures
 from api.store import FlowStore
 from flows.message_ids import entry_of
+from flows.plan import plan_flow
 from steps.protocol import Message
 from workflows.models import FlowRunInput
 
@@ -86,7 +87,7 @@ async def entry_of_error(client: Client, found: FoundError) -> Entry | None:
     if not isinstance(found.ref, RunFailure):
         return found.entered
     started = await started_with(client, found.ref.workflow_id, found.ref.run_id)
-    step_id = started.flow.all_steps[started.start_at].id if started.start_at else None
+    step_id = plan_flow(started.flow).steps[started.start_at].id if started.start_at else None
     if started.message is not None:
         return Entry(started.message, step_id)
     entries = {message.id: message for message in started.messages}
@@ -107,5 +108,5 @@ async def started_with(client: Client, workflow_id: str, run_id: str) -> FlowRun
 async def _step_id(store: FlowStore, flow_id: str, version: int, index: int) -> str | None:
     """The id of step ``index`` of that version (None: the trigger)."""
     stored = await asyncio.to_thread(store.get, flow_id, version) if index else None
-    steps = stored.flow.all_steps if stored is not None else []
+    steps = plan_flow(stored.flow).steps if stored is not None else []
     return steps[index].id if index < len(steps) else None

@@ -12,7 +12,9 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 
+from steps.protocol import Message
 from workflows.models import FlowRunResult, PollingStatus, PollRunResult, RunTotals, StepRecord
 
 ExecutionId = Annotated[str, Field(
@@ -49,6 +51,8 @@ class ExecutionResult(FlowRunResult, CamelModel):
         default_factory=list, description="the first records (capped); totals count all")
     failures: list[StepRun] = Field(  # type: ignore[assignment]  # lists are invariant (see above)
         default_factory=list, description="failed step runs (capped)")
+    # a child run's hand-over of a split's parts to its parent run: not part of the API's answer
+    gathered: SkipJsonSchema[list[Message]] = Field(default_factory=list, exclude=True)
 
 
 class PollResult(PollRunResult, CamelModel):

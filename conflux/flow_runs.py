@@ -14,7 +14,7 @@ from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailur
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from flows.model import Flow
+from flows.model import BranchSteps, Flow, Step
 from flows.step_output import runs_in_platform
 from steps.protocol import Message
 from workflows.flow_run import FlowRunWorkflow
@@ -111,6 +111,23 @@ def steps_markdown(flow: Flow) -> str:
         role = f" — {flow.trigger.type} trigger" if number == 1 else ""
         role += " (run by the platform, no container)" if runs_in_platform(step) else ""
         lines.append(f"{number}. `{step.id}`: {step.component}/{step.function}{role}")
+        lines += branch_lines(step, "   ")
     return "\n".join(lines)
+
+
+def branch_lines(router: Step, indent: str) -> list[str]:
+    """A router's branches under it in the static details: condition, steps, where each ends."""
+    ways: list[tuple[str, str, BranchSteps]] = [(branch.id, f"when `{branch.when}`", branch)
+                                                for branch in router.branches or []]
+    if router.default is not None:
+        ways.append((router.default.id, "otherwise", router.default))
+    lines = []
+    for branch_id, condition, way in ways:
+        after = "then the step after the router" if way.then == "rejoin" else "then the flow ends"
+        lines.append(f"{indent}- branch `{branch_id}` ({condition}), {after}:")
+        for step in way.steps:
+            lines.append(f"{indent}  - `{step.id}`: {step.component}/{step.function}")
+            lines += branch_lines(step, indent + "    ")
+    return lines
 
 

@@ -12,6 +12,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+DEFAULT_BRANCH = "default"  # the id of a router's default branch unless it names its own
 ID_RULE = "lowercase letters, digits, '-' and '_', starting with a letter or digit, at most 63 characters"
 
 
@@ -146,12 +147,72 @@ class Step(BaseModel):
         "ordinary flows: fresh containers kept started for this step, each used for one message or batch "
         "(0: none); unset: the flow's 'standby', else the worker's CONFLUX_STANDBY_CONTAINERS"))
 
+    branches: "list[Branch] | None" = Field(default=None, description=(
+        "router steps (component 'router'): the branches a message may go down, each with a JSONata 'when'"))
+    default: "DefaultBranch | None" = Field(default=None, description=(
+        "router steps: where a message goes when no branch's condition holds (unset: on past the router)"))
+
     def label(self) -> str:
         return f"{self.id} · {self.component}/{self.function}"
+
+    @model_validator(mode="after")
+    def _branch_ids_unique(self) -> "Step":
+        ids = [branch.id for branch in self.branches or []]
+        if self.default is not None:
+            ids.append(self.default.id)
+        for branch_id in ids:
+            if ids.count(branch_id) > 1:
+                raise ValueError(f"branch id '{branch_id}' is used twice in router '{self.id}'; branch ids of a "
+                                 "router must be unique (the default branch's id is 'default' unless it sets one)")
+        return self
+
+    def nested_steps(self) -> "list[Step]":
+        """The steps of this step's branches, and of theirs, in definition order."""
+        found: list[Step] = []
+        for branch in [*(self.branches or []), *([self.default] if self.default else [])]:
+            for step in branch.steps:
+                found += [step, *step.nested_steps()]
+        return found
+
+
+class BranchSteps(BaseModel):
+    """A router's way for a message: its own steps, then the end of the flow or the step after the router."""
+
+    model_config = ConfigDict(extra="forbid")
+    steps: list[Step] = Field(default_factory=list)
+    then: Literal["rejoin", "end"] = Field(default="rejoin", description=(
+        "rejoin: go on at the step after the router; end: the message's path ends with the branch"))
+
+
+class Branch(BranchSteps):
+    id: str = Field(pattern=ID_PATTERN)
+    when: str = Field(min_length=1, description="JSONata condition on the message (JavaScript truthiness)")
+
+    @field_validator("id")
+    @classmethod
+    def _not_default(cls, branch_id: str) -> str:
+        if branch_id == DEFAULT_BRANCH:
+            raise ValueError(f"'{DEFAULT_BRANCH}' names a router's default branch; give this branch another id, or "
+                             "put its steps under the router's 'default'")
+        return branch_id
+
+
+class DefaultBranch(BranchSteps):
+    id: str = Field(default=DEFAULT_BRANCH, pattern=ID_PATTERN)
+
+
+Step.model_rebuild()
 
 
 class Trigger(Step):
     type: Literal["webhook", "polling"] = "webhook"
+
+    @model_validator(mode="after")
+    def _no_branches(self) -> "Trigger":
+        if self.branches is not None or self.default is not None:
+            raise ValueError("a trigger takes no 'branches' or 'default': put a router step after it")
+        return self
+
     interval: float | None = Field(default=None, ge=1, description="polling: seconds between polls")
     cron: str | None = Field(default=None, description="polling: a cron expression instead of an interval")
 
@@ -165,6 +226,11 @@ class Trigger(Step):
             raise ValueError(f"'{self.cron}' is not a cron expression (five fields: minute hour day month weekday, "
                              "e.g. '*/5 * * * *')")
         return self
+
+
+def every_step(steps: list[Step]) -> list[Step]:
+    """The steps and, after each router, its branches' steps."""
+    return [found for step in steps for found in (step, *step.nested_steps())]
 
 
 class Flow(BaseModel):
@@ -198,9 +264,9 @@ class Flow(BaseModel):
     @classmethod
     def _unique_step_ids(cls, steps: list[Step]) -> list[Step]:
         seen: set[str] = set()
-        for step in steps:
+        for step in every_step(steps):
             if step.id in seen:
-                raise ValueError(f"step id '{step.id}' is used twice; step ids must be unique")
+                raise ValueError(f"step id '{step.id}' is used twice; step ids must be unique (across branches too)")
             seen.add(step.id)
         return steps
 
@@ -217,13 +283,19 @@ class Flow(BaseModel):
 
     @model_validator(mode="after")
     def _trigger_id_unique(self) -> "Flow":
-        if any(step.id == self.trigger.id for step in self.steps):
+        if any(step.id == self.trigger.id for step in every_step(self.steps)):
             raise ValueError(f"step id '{self.trigger.id}' is used by the trigger and an action; ids must be unique")
         return self
 
     @property
     def all_steps(self) -> list[Step]:
+        """The main line: the trigger and the top-level steps (a router's branches are not in it)."""
         return [self.trigger, *self.steps]
+
+    @property
+    def every_step(self) -> list[Step]:
+        """The main line and every branch's steps."""
+        return every_step(self.all_steps)
 
     def standby_of(self, step: Step) -> int | None:
         """How many standby containers the step asks for (None: the worker decides)."""

@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from catalog.components import ComponentInfo
+from flows.branch_problems import branch_problems, step_locations
 from flows.mapping import mapping_errors
 from flows.model import Flow, Step
 
@@ -39,20 +40,20 @@ def parse_flow(data: Any, catalog: TypingMapping[str, ComponentInfo], source: st
 
 def catalog_problems(flow: Flow, catalog: TypingMapping[str, ComponentInfo]) -> list[Problem]:
     problems: list[Problem] = []
-    for index, step in enumerate(flow.all_steps):
-        where = "trigger" if index == 0 else f"steps[{index - 1}] ({step.id})"
-        problems += _step_problems(step, where, catalog, is_trigger=index == 0, trigger_type=flow.trigger.type)
-    return problems
+    for where, step in step_locations(flow):
+        problems += _step_problems(step, where, catalog, is_trigger=step is flow.trigger,
+                                   trigger_type=flow.trigger.type)
+    return problems + [Problem(where=where, problem=problem) for where, problem in branch_problems(flow)]
 
 
 def credential_problems(flow: Flow, credentials: TypingMapping[str, str]) -> list[Problem]:
     """Each step's ``credential`` against the stored ones (``credentials``: id -> component): it must
     exist and belong to the step's component (a credential reaches only its own component's code)."""
     problems: list[Problem] = []
-    for index, step in enumerate(flow.all_steps):
+    for located, step in step_locations(flow):  # routers' branch steps too
         if step.credential is None:
             continue
-        where = ("trigger" if index == 0 else f"steps[{index - 1}] ({step.id})") + ".credential"
+        where = f"{located}.credential"
         owner = credentials.get(step.credential)
         if owner is None:
             mine = sorted(cid for cid, component in credentials.items() if component == step.component)
@@ -68,11 +69,20 @@ def credential_problems(flow: Flow, credentials: TypingMapping[str, str]) -> lis
 
 def pin_images(flow: Flow, catalog: TypingMapping[str, ComponentInfo]) -> Flow:
     def pinned(step: Step) -> dict[str, Any]:
-        return {"image": step.image or catalog[step.component].image}
+        update: dict[str, Any] = {"image": step.image or catalog[step.component].image}
+        if step.branches is not None:
+            update["branches"] = [branch.model_copy(update={"steps": [pin(s) for s in branch.steps]})
+                                  for branch in step.branches]
+        if step.default is not None:
+            update["default"] = step.default.model_copy(update={"steps": [pin(s) for s in step.default.steps]})
+        return update
+
+    def pin(step: Step) -> Step:
+        return step.model_copy(update=pinned(step))
 
     return flow.model_copy(update={
         "trigger": flow.trigger.model_copy(update=pinned(flow.trigger)),
-        "steps": [step.model_copy(update=pinned(step)) for step in flow.steps],
+        "steps": [pin(step) for step in flow.steps],
     })
 
 

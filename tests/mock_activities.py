@@ -3,10 +3,10 @@
 server without containers (the way Temporal's samples test workflows).
 
 Each step id gets a handler ``(message, attempt) -> bodies`` (sync or async): the bodies it returns
-are what the step emits; raising ``Fail`` is the step's ``error``, ``Rebound`` its ``rebound``,
-``Crash`` a container that dies (a whole batch with it). A polling trigger gets a handler
-``(snapshot, attempt) -> Emit`` instead, which also returns the new snapshot. Every call is
-recorded: which step, which message, whether alone or in a batch of how many.
+(or Messages, to emit metadata) are what the step emits; raising ``Fail`` is the step's ``error``,
+``Rebound`` its ``rebound``, ``Crash`` a container that dies (a whole batch with it). A polling
+trigger gets a handler ``(snapshot, attempt) -> Emit`` instead, which also returns the new
+snapshot. Every call is recorded: which step, which message, whether alone or in a batch of how many.
 """
 
 import asyncio
@@ -147,8 +147,10 @@ async def settled(result: T | Awaitable[T]) -> T:
 
 
 def outputs(incoming: Message, bodies: list[Any], step: Step, passthrough: bool) -> list[Message]:
-    """What the real activities make of emitted bodies (ids, passthrough, the request carried on)."""
-    return next_messages([Message(body=body) for body in bodies], incoming, step, passthrough)
+    """What the real activities make of emitted bodies (ids, passthrough, the request carried on); a
+    handler that emits metadata too (a router, a splitter) returns Messages."""
+    emitted = [body if isinstance(body, Message) else Message(body=body) for body in bodies]
+    return next_messages(emitted, incoming, step, passthrough)
 
 
 def make_flow(*step_ids: str, flow_id: str = "logic", concurrency: int = 10, trigger: Trigger | None = None,

@@ -33,7 +33,7 @@ from steps.protocol import Message
 
 REPO = Path(__file__).resolve().parents[1]
 GREETER = REPO / "examples" / "components" / "greeter"
-BUILTINS = {"code", "filter", "http-request", "poll-http", "splitter", "transform", "webhook"}
+BUILTINS = {"aggregate", "code", "filter", "http-request", "poll-http", "router", "splitter", "transform", "webhook"}
 
 
 # --- driving the runtime ---------------------------------------------------------------------

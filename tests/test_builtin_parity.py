@@ -16,6 +16,9 @@ CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
                   {"expression": "{'sum': a + $steps.hook.b}"}),
     "code": ("run", {"body": {"n": 4}}, {"code": "return {'square': msg['body']['n'] ** 2}"}),
     "splitter": ("split", {"body": {"items": [1, 2, 3]}}, {"path": "items"}),
+    "router": ("route", {"body": {"total": 500}}, {"branches": [{"id": "small", "when": "total < 100"},
+                                                                {"id": "big", "when": "total > 100"}]}),
+    "aggregate": ("aggregate", {"body": [{"sku": "a"}, {"sku": "b"}]}, {"expression": "{'lines': $}"}),
 }
 
 
@@ -83,3 +86,46 @@ async def test_poll_http_on_both_runners(component_images):
     assert results[0] == results[1]
     assert [r["id"] for r in results[0]["data"]] == [1, 2]
     assert results[0]["snapshot"]["since"].startswith("2026-01-02")
+
+
+ROUTES = [{"id": "big", "when": "total > 100"}, {"id": "eu", "when": "region = $getFlowVariables().home"}]
+ROUTING_CASES: list[tuple[str, str, dict, dict]] = [
+    ("route", "route", {"body": {"total": 500, "region": "eu"}}, {"branches": ROUTES, "default": "default"}),
+    ("route-all", "route", {"body": {"total": 500, "region": "eu"}}, {"mode": "all", "branches": ROUTES}),
+    ("route-default", "route", {"body": {"total": 5, "region": "us"}}, {"branches": ROUTES, "default": "rest"}),
+    ("route-bad-mode", "route", {"body": {}}, {"mode": "some", "branches": ROUTES}),
+    ("join", "aggregate", {"body": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 2}, {"sku": "a", "qty": 3}]}, {}),
+    ("join-by-key", "aggregate", {"body": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 2}, {"sku": "a", "qty": 3}]},
+     {"key": "sku", "expression": "{'sku': key, 'qty': $sum(parts.qty)}"}),
+    ("join-not-a-group", "aggregate", {"body": {"sku": "a"}}, {}),
+    ("split", "split", {"id": "m7", "body": {"items": ["x", "y"]}}, {"path": "items"}),
+]
+
+
+async def test_router_aggregate_and_split_metadata_on_both_runners(component_images):
+    """What the workflow reads (metadata.branch, metadata.split) and what the aggregate makes of the
+    gathered parts, alike in a process and in a container."""
+    answers = []
+    for kind in ("process", "docker"):
+        outcomes = {}
+        for name, function, msg, cfg in ROUTING_CASES:
+            component = {"route": "router", "aggregate": "aggregate", "split": "splitter"}[function]
+            info = component_images[component]
+            request = StepRequest(id=name, function=function, msg=Message(**msg), cfg=cfg, variables={"home": "eu"})
+            [outcome] = await make_runner(kind).run_once(
+                ContainerSpec(image=info.image, component_dir=info.directory), [request], 30)
+            error = outcome.error.name if outcome.error else None
+            outcomes[name] = ([(m.body, m.metadata) for m in outcome.data], error)
+        answers.append(outcomes)
+    on_process, on_docker = answers
+    assert on_process == on_docker
+    big = {"total": 500, "region": "eu"}
+    assert on_process["route"] == ([(big, {"branch": "big"})], None)
+    assert on_process["route-all"] == ([(big, {"branch": "big"}), (big, {"branch": "eu"})], None)
+    assert on_process["route-default"] == ([({"total": 5, "region": "us"}, {"branch": "rest"})], None)
+    assert on_process["route-bad-mode"] == ([], "ExpressionError")
+    assert on_process["join"][0][0][0] == [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 2}, {"sku": "a", "qty": 3}]
+    assert [body for body, _ in on_process["join-by-key"][0]] == [{"sku": "a", "qty": 4}, {"sku": "b", "qty": 2}]
+    assert on_process["join-not-a-group"] == ([], "NotAGroup")
+    assert on_process["split"] == ([("x", {"split": {"group": "m7", "index": 0, "count": 2}}),
+                                    ("y", {"split": {"group": "m7", "index": 1, "count": 2}})], None)

@@ -15,7 +15,10 @@ from temporalio.client import Client
 from conflux.settings import PlatformSettings
 from conflux.temporal import connect
 from deploy.processes import stop_process
+from flows.loader import read_definition
+from flows.validation import parse_flow
 from steps.runner import make_runner
+from tests.conftest import REPO_ROOT
 from tests.flow_helpers import make_flow, run_flow, start_worker_process
 from tests.loopback import LoopbackServer
 from worker.main import running_worker
@@ -205,3 +208,71 @@ async def test_a_batch_whose_container_crashes_records_each_message_with_its_own
     assert result.status == "failed" and result.totals.failed == 2
     assert sorted(f.input["n"] for f in result.failures) == [1, 2]
     assert all(f.error_type == "ContainerCrashed" and "exit code 7" in (f.error or "") for f in result.failures)
+
+
+async def test_a_router_sends_each_part_of_a_split_down_its_branch(client, settings, docker_worker, component_images):
+    """Containers decide (the router's JSONata), the workflow walks: big orders end in their branch,
+    EU orders rejoin, the rest go on past the router."""
+    with LoopbackServer({path: lambda *_: (200, {}) for path in ("/big", "/eu", "/all")}) as server:
+        def post(step_id: str, path: str) -> dict:
+            return {"id": step_id, "component": "http-request", "function": "request", "network": True,
+                    "config": {"url": f"{server.url}{path}", "method": "POST"}, "mapping": "$steps.split"}
+
+        flow = make_flow(component_images, [
+            {"id": "split", "component": "splitter", "function": "split", "config": {"path": "body.orders"}},
+            {"id": "route", "component": "router", "function": "route", "branches": [
+                {"id": "big", "when": "total > 100", "steps": [post("to-big", "/big")], "then": "end"},
+                {"id": "eu", "when": "region = 'eu'", "steps": [post("to-eu", "/eu")]}]},
+            post("to-all", "/all"),
+        ], flow_id="routing")
+        orders = [{"id": 1, "total": 500, "region": "eu"}, {"id": 2, "total": 5, "region": "eu"},
+                  {"id": 3, "total": 7, "region": "us"}]
+        workflow_id, result = await run_flow(client, settings.task_queue, flow, {"orders": orders})
+    assert result.status == "completed", result.failures
+    by_path: dict[str, list[int]] = {}
+    for _, path, body in server.received:
+        assert isinstance(body, dict)
+        by_path.setdefault(path, []).append(body["id"])
+    assert {path: sorted(ids) for path, ids in by_path.items()} == {"/big": [1], "/eu": [2], "/all": [2, 3]}
+    routed = sorted(str(record.routes) for record in result.records if record.step_id == "route")
+    assert routed == ["['big']", "['default']", "['eu']"]
+    assert {record.branch for record in result.records if record.step_id == "to-eu"} == {"route/eu"}
+    assert result.totals.delivered == 3
+
+
+async def test_split_then_aggregate_delivers_one_message_with_every_part_in_order(client, settings, docker_worker,
+                                                                                   component_images):
+    with LoopbackServer({"/orders": lambda *_: (201, {})}) as server:
+        flow = make_flow(component_images, [
+            {"id": "split", "component": "splitter", "function": "split", "config": {"path": "body.lines"}},
+            {"id": "price", "component": "code", "function": "run",
+             "config": {"code": "return {'sku': msg['body']['sku'], 'amount': msg['body']['qty'] * 2}"}},
+            {"id": "join", "component": "aggregate", "function": "aggregate",
+             "config": {"expression": "{'lines': $, 'total': $sum($.amount)}"}},
+            {"id": "post", "component": "http-request", "function": "request", "network": True,
+             "config": {"url": f"{server.url}/orders", "method": "POST"}, "mapping": "$steps.join"},
+        ], flow_id="reassemble", concurrency=4)
+        lines = [{"sku": f"s{n}", "qty": n} for n in range(12)]
+        _, result = await run_flow(client, settings.task_queue, flow, {"lines": lines})
+    assert result.status == "completed", result.failures
+    [(_, _, posted)] = server.received
+    assert posted == {"lines": [{"sku": f"s{n}", "amount": n * 2} for n in range(12)], "total": 132}
+    assert result.totals.delivered == 1
+
+
+async def test_the_order_routing_example_backorders_unknown_lines_and_delivers_one_order(
+        client, settings, docker_worker, component_images):
+    with LoopbackServer({"/sink": lambda *_: (200, {})}) as server:
+        definition = read_definition(REPO_ROOT / "examples" / "flows" / "order-routing.yaml", {"DEMO_URL": server.url})
+        flow = parse_flow(definition, component_images)
+        lines = [{"sku": "pen", "qty": 3, "price": 1.5}, {"sku": "desk", "qty": 1, "price": 240},
+                 {"sku": "??", "qty": 2, "price": 9}]
+        _, result = await run_flow(client, settings.task_queue, flow, {"order": "A-7", "lines": lines})
+    assert result.status == "completed", result.failures
+    posted = sorted((body for _, _, body in server.received), key=lambda body: "backorder" in str(body))
+    assert posted == [
+        {"order": "A-7", "total": 244.5, "lines": [{"sku": "pen", "qty": 3, "price": 1.5, "amount": 4.5},
+                                                   {"sku": "desk", "qty": 1, "price": 240, "amount": 240,
+                                                    "review": True}]},
+        {"backorder": "A-7", "sku": "??"},
+    ]

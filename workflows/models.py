@@ -83,6 +83,9 @@ class StepRecord(BaseModel):
     arrived: Message | None = Field(default=None, description="failures only: the message as it reached the step, "
                                     "before its mapping, when small (workflows/retry_input.py); a retry from the step "
                                     "starts from it")
+    branch: str | None = Field(default=None, description="the router branch the step ran in, '<router id>/<branch "
+                               "id>' (unset: the main line)")
+    routes: list[str] | None = Field(default=None, description="router steps: the branches the message was sent down")
 
 
 class FlowRunInput(BaseModel):
@@ -91,9 +94,13 @@ class FlowRunInput(BaseModel):
     flow: Flow
     execution_id: str
     message: Message | None = None
-    start_at: int = Field(default=0, description="index into flow.all_steps where the messages enter")
+    start_at: int = Field(default=0, description=(
+        "index into the flow's plan (flows/plan.py; the main line is flow.all_steps) where the messages enter"))
     messages: list[Message] = Field(default_factory=list, description="branch mode: messages entering at start_at")
     concurrency: int | None = Field(default=None, description="messages in flight at once; default flow.concurrency")
+    gather_at: int | None = Field(default=None, description=(
+        "a branch of a split's fan-out: the index of the aggregate step whose parts it hands back (in "
+        "FlowRunResult.gathered) instead of running it"))
 
 
 class RunTotals(BaseModel):
@@ -120,6 +127,8 @@ class FlowRunResult(BaseModel):
     failures: list[StepRecord] = Field(default_factory=list, description="failed step runs (capped)")
     http_reply: HttpReply | None = None
     outputs: list[Any] = Field(default_factory=list, description="bodies out of the last step (capped)")
+    gathered: list[Message] = Field(default_factory=list, description=(
+        "a branch run with gather_at: the parts that reached the aggregate step, for its parent to aggregate"))
 
     def failure_summary(self) -> str:
         """What a failed run says about itself: its failure, and a request-reply caller's answer."""

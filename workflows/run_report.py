@@ -51,15 +51,16 @@ class RunReport:
         if len(self.result.failures) < MAX_FAILURES:
             self.result.failures.append(record)
 
-    def record_failure(self, step: Step, message: Message, error: Exception) -> None:
-        """A step's activity (or a branch) that failed: its error, and the input it failed on."""
+    def record_failure(self, step: Step, message: Message, error: Exception, branch: str | None = None) -> None:
+        """A step's activity (or a child run) that failed: its error, and the input it failed on;
+        ``branch``: the router branch the step is in."""
         cause = error.cause if isinstance(error, (ActivityError, ChildWorkflowError)) and error.cause else error
         details = cause.details[0] if isinstance(cause, ApplicationError) and cause.details else {}
         self.record_failed(StepRecord(
             step_id=step.id, component=step.component, message_id=message.id, status="failed",
             error=str(cause), error_type=cause.type if isinstance(cause, ApplicationError) else type(cause).__name__,
             input=details.get("input", message.body) if isinstance(details, dict) else message.body,
-            arrived=kept(message),
+            arrived=kept(message), branch=branch,
         ))
 
     def merge(self, branch: FlowRunResult) -> None:

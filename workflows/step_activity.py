@@ -13,26 +13,31 @@ with workflow.unsafe.imports_passed_through():
 CONTAINER_OVERHEAD = timedelta(seconds=60)  # image start and removal, on top of the step's own timeout
 
 
-async def execute_step(call: StepCall) -> StepResult:
+async def execute_step(call: StepCall, lane: str | None = None) -> StepResult:
     step = call.step
     return await workflow.execute_activity(
-        "run_step", call, result_type=StepResult, summary=step.label(),
+        "run_step", call, result_type=StepResult, summary=summary(step, lane),
         start_to_close_timeout=timedelta(seconds=step.timeout) + CONTAINER_OVERHEAD,
         heartbeat_timeout=HEARTBEAT_TIMEOUT,
         retry_policy=retry_policy(step),
     )
 
 
-async def execute_step_batch(call: StepBatchCall) -> StepBatchResult:
+async def execute_step_batch(call: StepBatchCall, lane: str | None = None) -> StepBatchResult:
     """A batch gets the step's timeout once per message (the runner enforces it per message)."""
     step = call.step
     return await workflow.execute_activity(
         "run_step_batch", call, result_type=StepBatchResult,
-        summary=f"{step.label()} ×{len(call.messages)}",
+        summary=f"{summary(step, lane)} ×{len(call.messages)}",
         start_to_close_timeout=timedelta(seconds=step.timeout) * len(call.messages) + CONTAINER_OVERHEAD,
         heartbeat_timeout=HEARTBEAT_TIMEOUT,
         retry_policy=retry_policy(step),
     )
+
+
+def summary(step: Step, lane: str | None) -> str:
+    """What the Temporal UI's event list says of the activity: the step, and the router branch it is in."""
+    return step.label() if lane is None else f"{step.label()} · branch {lane}"
 
 
 def retry_policy(step: Step) -> RetryPolicy:

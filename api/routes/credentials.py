@@ -169,7 +169,7 @@ async def _users_by_credential(services: Services) -> dict[str, list[str]]:
 
 
 def _credentials_of(flow: Flow) -> list[str]:
-    return [step.credential for step in flow.all_steps if step.credential is not None]
+    return [step.credential for step in flow.every_step if step.credential is not None]
 
 
 def _missing(credential_id: str) -> ApiError:

@@ -126,7 +126,7 @@ async def read_definition(request: Request, services: Services, path_id: str | N
         problems.append(Problem(
             where="webhook_auth.secret", problem=f"no secret '{auth.secret}' is stored; store it first with "
                                                  f"PUT /secrets/{auth.secret} (GET /secrets lists them)"))
-    if any(step.credential is not None for step in flow.all_steps):
+    if any(step.credential is not None for step in flow.every_step):
         problems += credential_problems(flow, await asyncio.to_thread(services.credentials.components))
     if problems:
         raise FlowInvalid("(request body)", problems)

@@ -5,6 +5,9 @@ elastic.io's semantics (its "Split on JSONata Expression"): each element of an a
 element that element, not an array of one). Conflux deliberately goes further: a string, number or
 boolean, alone or in an array, is a message too (elastic.io fails with "Can't emit single
 primitive!" / "Splitting arrays of objects only!"). A path that selects nothing is an error.
+
+Each part carries ``metadata.split``: ``{"group": <the split message's id>, "index", "count"}``, so an
+``aggregate`` step (and any component) knows which split it belongs to and where.
 """
 
 from typing import Any
@@ -24,5 +27,6 @@ def process(msg: dict[str, Any], cfg: dict[str, Any], snapshot: dict[str, Any], 
             f"the path {path!r} selected nothing (no such field in the body); fix the path, "
             "or use a transform step when nothing to split is not an error"
         )
-    for item in selected if isinstance(selected, list) else [selected]:
-        emit.data(item)
+    parts = selected if isinstance(selected, list) else [selected]
+    for index, item in enumerate(parts):
+        emit.data(item, metadata={"split": {"group": msg.get("id") or "", "index": index, "count": len(parts)}})

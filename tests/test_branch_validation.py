@@ -1,0 +1,204 @@
+"""Routers and aggregates in the flow model, its validation and its plan (flows/plan.py): pure, no
+Temporal, no Docker (the catalog is read from the component folders)."""
+
+from typing import Any
+
+import pytest
+
+from catalog.components import load_catalog
+from conflux.flow_runs import steps_markdown
+from flows.aggregation import group_message
+from flows.loader import read_definition
+from flows.model import Flow
+from flows.plan import plan_flow
+from flows.router_config import step_config
+from flows.validation import FlowInvalid, parse_flow
+from steps.protocol import Message
+from tests.conftest import REPO_ROOT
+
+CATALOG = load_catalog()
+EXAMPLES = REPO_ROOT / "examples" / "flows"
+
+
+def definition(steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"id": "routes", "name": "Routes", "trigger": {"id": "hook", "component": "webhook", "function": "receive"},
+            "steps": steps, **extra}
+
+
+def code(step_id: str) -> dict[str, Any]:
+    return {"id": step_id, "component": "code", "function": "run", "config": {"code": "return msg['body']"}}
+
+
+def router(branches: list[dict[str, Any]], step_id: str = "route", **extra: Any) -> dict[str, Any]:
+    return {"id": step_id, "component": "router", "function": "route", "branches": branches, **extra}
+
+
+SPLIT = {"id": "split", "component": "splitter", "function": "split", "config": {"path": "items"}}
+JOIN = {"id": "join", "component": "aggregate", "function": "aggregate"}
+
+
+def problems_of(data: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(FlowInvalid) as invalid:
+        parse_flow(data, CATALOG)
+    return {problem.where: problem.problem for problem in invalid.value.problems}
+
+
+# --- the model and validation ----------------------------------------------------------------------------
+
+def test_a_router_flow_validates_and_every_branch_step_gets_its_image() -> None:
+    flow = parse_flow(definition([router([{"id": "big", "when": "total > 100", "steps": [code("approve")]}],
+                                         default={"steps": [code("auto")], "then": "end"}), code("notify")]), CATALOG)
+    assert [step.id for step in flow.every_step] == ["hook", "route", "approve", "auto", "notify"]
+    assert all(step.image == CATALOG[step.component].image for step in flow.every_step)
+
+
+def test_flows_without_routers_keep_their_revision() -> None:
+    """The new optional fields must not change what existing definitions hash to: these are the
+    examples' revisions as main computed them before routers existed."""
+    before = {"orders.yaml": "b75fda9b97c1", "order-lines.yaml": "d330a3aca2ea", "new-records.yaml": "9d84a8dc4975"}
+    for name, revision in before.items():
+        flow = Flow.model_validate(read_definition(EXAMPLES / name, {"DEMO_URL": "x"}))
+        assert flow.revision() == revision, name
+
+
+def test_step_ids_must_be_unique_across_branches() -> None:
+    problems = problems_of(definition([router([{"id": "a", "when": "x", "steps": [code("notify")]}]), code("notify")]))
+    assert "step id 'notify' is used twice" in problems["steps"]
+
+
+def test_branch_ids_must_be_unique_within_a_router() -> None:
+    problems = problems_of(definition([router([{"id": "a", "when": "x"}, {"id": "a", "when": "y"}])]))
+    assert any("branch id 'a' is used twice in router 'route'" in text for text in problems.values())
+
+
+def test_a_branch_may_not_be_called_default() -> None:
+    problems = problems_of(definition([router([{"id": "default", "when": "x"}])]))
+    assert any("names a router's default branch" in text for text in problems.values())
+
+
+def test_a_router_without_branches_is_refused() -> None:
+    problems = problems_of(definition([{"id": "route", "component": "router", "function": "route"}]))
+    assert "a router needs 'branches'" in problems["steps[0] (route).branches"]
+
+
+def test_branches_on_a_step_that_is_not_a_router_are_refused() -> None:
+    step = {**code("c"), "branches": [{"id": "a", "when": "true"}]}
+    problems = problems_of(definition([step]))
+    assert "only router steps" in problems["steps[0] (c).branches"]
+
+
+def test_unreachable_branches_are_reported_with_where_they_are() -> None:
+    problems = problems_of(definition([router([
+        {"id": "all", "when": "true", "steps": [code("a")]},
+        {"id": "later", "when": "total > 1"},
+    ], default={"steps": [code("b")]}), router([
+        {"id": "never", "when": "false"},
+        {"id": "big", "when": "total > 1"},
+        {"id": "again", "when": " total > 1 "},
+        {"id": "broken", "when": "total >"},
+    ], step_id="second")]))
+    assert "branch 'all' before it takes every message" in problems["steps[0] (route).branches[1] (later)"]
+    assert "branch 'all' takes every message" in problems["steps[0] (route).default"]
+    assert "never true" in problems["steps[1] (second).branches[0] (never)"]
+    assert "branch 'big' before it has the same condition" in problems["steps[1] (second).branches[2] (again)"]
+    assert "does not parse" in problems["steps[1] (second).branches[3] (broken).when"]
+    assert len(problems) == 5
+
+
+def test_in_mode_all_a_branch_after_one_that_always_holds_is_reachable() -> None:
+    parse_flow(definition([router([{"id": "log", "when": "true"}, {"id": "big", "when": "total > 1"}],
+                                  config={"mode": "all"})]), CATALOG)
+
+
+def test_a_bad_mode_is_refused() -> None:
+    problems = problems_of(definition([router([{"id": "a", "when": "x"}], config={"mode": "some"})]))
+    assert "'first' or 'all'" in problems["steps[0] (route).config.mode"]
+
+
+def test_steps_after_a_router_whose_every_way_ends_are_unreachable() -> None:
+    problems = problems_of(definition([router([{"id": "a", "when": "x", "then": "end"}],
+                                              default={"then": "end"}), code("never")]))
+    assert "every branch of router 'route' and its default end the flow" in problems["steps[1] (never)"]
+
+
+def test_problems_of_a_step_inside_a_branch_say_where_it_is() -> None:
+    problems = problems_of(definition([router([{"id": "a", "when": "x", "steps": [
+        {"id": "t", "component": "transform", "function": "transform"}]}])]))
+    assert "required field 'expression'" in problems["steps[0] (route).branches[0] (a).steps[0] (t).config.expression"]
+
+
+def test_an_aggregate_without_a_splitter_before_it_in_its_line_is_refused() -> None:
+    alone = problems_of(definition([JOIN]))
+    assert "put a splitter before it" in alone["steps[0] (join)"]
+    in_branch = problems_of(definition([SPLIT, router([{"id": "a", "when": "x", "steps": [JOIN]}])]))
+    assert "put a splitter before it" in in_branch["steps[1] (route).branches[0] (a).steps[0] (join)"]
+    twice = problems_of(definition([SPLIT, JOIN, {**JOIN, "id": "join-2"}]))
+    assert list(twice) == ["steps[2] (join-2)"]
+
+
+def test_a_realtime_flow_refuses_routers_and_aggregates() -> None:
+    problems = problems_of(definition([SPLIT, router([{"id": "a", "when": "x"}]), JOIN], type="realtime"))
+    assert "a real-time flow runs no 'router' steps" in problems["steps[1] (route)"]
+    assert "a real-time flow runs no 'aggregate' steps" in problems["steps[2] (join)"]
+
+
+# --- the plan --------------------------------------------------------------------------------------------
+
+def test_the_plan_of_a_flow_without_routers_is_its_steps_in_order() -> None:
+    plan = plan_flow(Flow.model_validate(definition([code("a"), code("b")])))
+    assert [step.id for step in plan.steps] == ["hook", "a", "b"]
+    assert plan.after == [1, 2, 3] and plan.end == 3 and plan.gathers == {}
+
+
+def test_the_plan_puts_branches_after_the_main_line_and_rejoins_after_the_router() -> None:
+    flow = Flow.model_validate(definition([router([
+        {"id": "big", "when": "x", "steps": [code("approve"), code("sign")]},
+        {"id": "eu", "when": "y", "then": "end", "steps": [code("vat")]},
+        {"id": "skip", "when": "z"},
+    ], default={"steps": [code("auto")], "then": "end"}), code("notify")]))
+    plan = plan_flow(flow)
+    assert [step.id for step in plan.steps] == ["hook", "route", "notify", "approve", "sign", "vat", "auto"]
+    index = {step.id: i for i, step in enumerate(plan.steps)}
+    assert plan.after[index["approve"]] == index["sign"] and plan.after[index["sign"]] == index["notify"]
+    assert plan.after[index["vat"]] == plan.end and plan.after[index["auto"]] == plan.end
+    assert plan.lane(index["sign"]) == "route/big" and plan.lane(index["notify"]) is None
+    outputs = [Message(id=f"m-{n}", metadata={"branch": branch})
+               for n, branch in enumerate(["big", "skip", "default", "big", "unknown"])]
+    routes = plan.routes(index["route"], outputs)
+    assert [(target, [m.id for m in messages]) for target, messages in routes] == [
+        (index["approve"], ["m-0", "m-3"]), (index["notify"], ["m-1"]), (index["auto"], ["m-2", "m-4"])]
+
+
+def test_the_plan_pairs_each_aggregate_with_its_splitter_as_brackets() -> None:
+    inner = {**SPLIT, "id": "inner"}
+    plan = plan_flow(Flow.model_validate(definition([SPLIT, inner, code("c"), JOIN, {**JOIN, "id": "outer"}])))
+    assert plan.gathers == {2: 4, 1: 5} and plan.unmatched_aggregates == []
+
+
+def test_a_router_component_gets_its_branch_conditions_in_its_config() -> None:
+    flow = Flow.model_validate(definition([router([{"id": "big", "when": "total > 1"}], config={"mode": "all"},
+                                                  default={"id": "rest"})]))
+    assert step_config(flow.steps[0]) == {"mode": "all", "branches": [{"id": "big", "when": "total > 1"}],
+                                          "default": "rest"}
+
+
+def test_a_group_message_is_the_split_message_with_the_parts_in_split_order() -> None:
+    entered = Message(id="m", body={"items": [1, 2, 3]}, metadata={"keep": 1}, passthrough={"hook": {}})
+    parts = [Message(id=f"m-{index}", body=index, metadata={"split": {"group": "m", "index": index, "count": 3}})
+             for index in (2, 0)]
+    grouped = group_message(entered, parts)
+    assert grouped.body == [0, 2] and grouped.id == "m" and grouped.passthrough == {"hook": {}}
+    assert grouped.metadata == {"keep": 1, "aggregated": {"group": "m", "count": 3, "received": 2}}
+
+
+def test_the_temporal_ui_details_list_each_routers_branches() -> None:
+    flow = Flow.model_validate(definition([router([{"id": "big", "when": "total > 100", "steps": [code("approve")]}],
+                                                  default={"then": "end"}), code("notify")]))
+    details = steps_markdown(flow).splitlines()
+    assert details[-5:] == [
+        "2. `route`: router/route",
+        "   - branch `big` (when `total > 100`), then the step after the router:",
+        "     - `approve`: code/run",
+        "   - branch `default` (otherwise), then the flow ends:",
+        "3. `notify`: code/run",
+    ]
