@@ -4,6 +4,7 @@ credential's id, so its fields never enter Temporal's history (docs/security.md)
 
 import asyncio
 import logging
+import sqlite3
 from typing import Any
 
 from conflux.credential_store import CredentialMissing, CredentialStore
@@ -45,5 +46,5 @@ class StepCredentials:
             return
         try:
             await asyncio.to_thread(self.store.update_fields, step.credential, keys)
-        except (CredentialMissing, KeyRingError) as problem:
+        except (CredentialMissing, KeyRingError, sqlite3.Error) as problem:
             log.error("step '%s': the keys it refreshed were not stored: %s", step.id, problem)

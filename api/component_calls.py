@@ -34,6 +34,7 @@ async def call_component(services: Services, call: ComponentCall) -> Any:
     settings = services.settings
     client = await services.client()
     seconds = settings.component_call_timeout
+    call = call.model_copy(update={"timeout": seconds * 0.9})  # the container's answer, then the way back
     handle = await client.start_workflow(
         ComponentCallWorkflow.run, call, id=f"component-call-{uuid.uuid4().hex}", task_queue=settings.task_queue,
         execution_timeout=timedelta(seconds=seconds), static_summary=f"{call.component}: {call.type}")
@@ -42,7 +43,7 @@ async def call_component(services: Services, call: ComponentCall) -> Any:
     except WorkflowFailureError as failure:
         if not isinstance(failure.cause, temporal_exceptions.TimeoutError):
             raise ApiError(502, f"{call.type} of component '{call.component}' failed on the worker: "
-                                f"{failure.cause}") from None
+                                f"{innermost(failure.cause)}") from None
         raise _no_answer(call, seconds, settings.task_queue) from None
     except TimeoutError:
         await _terminate(handle)
@@ -56,10 +57,17 @@ async def call_component(services: Services, call: ComponentCall) -> Any:
     raise ApiError(502, f"{call.type} could not run: {answer.error}")
 
 
+def innermost(error: BaseException | None) -> BaseException | None:
+    """The error under Temporal's wrappers: an ActivityError's text says only "Activity task failed"."""
+    while isinstance(error, temporal_exceptions.FailureError) and error.cause is not None:
+        error = error.cause
+    return error
+
+
 def _no_answer(call: ComponentCall, seconds: float, task_queue: str) -> ApiError:
     return ApiError(504, f"no answer to {call.type} from component '{call.component}' within {seconds:g} s: is a "
                          f"worker running on task queue '{task_queue}' (python -m worker)? A slow container start "
-                         "may need a longer CONFLUX_COMPONENT_CALL_TIMEOUT")
+                         "or component may need a longer CONFLUX_COMPONENT_CALL_TIMEOUT")
 
 
 async def _terminate(handle: WorkflowHandle[Any, Any]) -> None:

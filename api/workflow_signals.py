@@ -11,6 +11,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from api.settings import ApiSettings
 from conflux.flow_runs import steps_markdown
 from conflux.trace_context import current_traceparent
+from conflux.tracing import trace_of_its_own
 from flows.model import Flow
 from steps.protocol import Message
 from workflows.intake import FlowIntakeWorkflow
@@ -44,8 +45,9 @@ class WorkflowSignals:
         if messages:
             batch = MessageBatch(messages=messages, traceparents=traceparents or {})
             signal = {"start_signal": SIGNAL_MESSAGES, "start_signal_args": [batch]}
-        return await client.start_workflow(RealtimeFlowWorkflow.run, self.realtime_input(flow),
-                                           **self._realtime_options(flow), **signal)
+        with trace_of_its_own("start real-time flow", {"flow": flow.id}):
+            return await client.start_workflow(RealtimeFlowWorkflow.run, self.realtime_input(flow),
+                                               **self._realtime_options(flow), **signal)
 
     async def realtime_reply(self, flow: Flow, message: Message, request: ReplyRequest) -> FlowReply:
         """Request-reply on a real-time flow: the message by update (with start, as the signals, so
@@ -66,10 +68,11 @@ class WorkflowSignals:
     async def intake(self, flow: Flow, messages: list[Message], traceparents: dict[str, str]) -> None:
         """No flow search attributes: listing a flow's runs must not list its intake."""
         client = await self._client()
-        await client.start_workflow(
-            FlowIntakeWorkflow.run, IntakeInput(flow_id=flow.id),
-            id=intake_workflow_id(flow.id), task_queue=self._settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, start_signal=SIGNAL_INTAKE,
-            start_signal_args=[IntakeBatch(flow=flow, messages=messages, traceparents=traceparents)],
-            static_summary=f"{flow.name}: intake (webhook messages waiting for their runs to start)",
-        )
+        with trace_of_its_own("start intake", {"flow": flow.id}):
+            await client.start_workflow(
+                FlowIntakeWorkflow.run, IntakeInput(flow_id=flow.id),
+                id=intake_workflow_id(flow.id), task_queue=self._settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, start_signal=SIGNAL_INTAKE,
+                start_signal_args=[IntakeBatch(flow=flow, messages=messages, traceparents=traceparents)],
+                static_summary=f"{flow.name}: intake (webhook messages waiting for their runs to start)",
+            )

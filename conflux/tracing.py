@@ -18,6 +18,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
+from conflux.trace_context import current_traceparent, links_to
+
 TRACER_NAME = "conflux"
 EXPORTERS = ("otlp", "console", "none")
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -104,4 +106,17 @@ def span(name: str, attributes: dict[str, str | int], *, context: Context | None
         yield
         return
     with tracer().start_as_current_span(name, context=context, attributes=attributes, links=links, kind=kind):
+        yield
+
+
+@contextmanager
+def trace_of_its_own(name: str, attributes: dict[str, str | int]) -> Iterator[None]:
+    """A new trace, linked to the one running here, for work that outlives the request: a
+    long-lived workflow started in a request's trace would add every batch or poll to it, for the
+    flow's whole life."""
+    if _provider is None:
+        yield
+        return
+    with span(name, attributes, context=Context(), links=links_to([current_traceparent()]),
+              kind=trace.SpanKind.INTERNAL):
         yield

@@ -148,10 +148,15 @@ async def test_a_message_that_waited_in_the_intake_keeps_its_requests_trace(
         return next((span for span in spans.get_finished_spans() if span.name == "start run of t-2"), None)
 
     started = await until(start_of_run, "the intake's start of the run")
-    expected = {"POST /hooks/{flow_id}", "SignalWithStartWorkflow:FlowIntake", "StartWorkflow:FlowRun",
-                "RunWorkflow:FlowRun", "RunActivity:run_step", "container probe/traced"}
+    expected = {"POST /hooks/{flow_id}", "StartWorkflow:FlowRun", "RunWorkflow:FlowRun", "RunActivity:run_step",
+                "container probe/traced"}
     await until(lambda: expected <= named(spans, started.context.trace_id).keys(),
                 f"the spans {sorted(expected)} in the request's trace")
+    [handed_over] = [span for span in spans.get_finished_spans() if span.name == "start intake"]
+    assert handed_over.context.trace_id != started.context.trace_id, "the long-lived intake has a trace of its own"
+    assert [link.context.trace_id for link in handed_over.links] == [started.context.trace_id], \
+        "linked to the request that handed the message over"
+    assert "SignalWithStartWorkflow:FlowIntake" in named(spans, handed_over.context.trace_id)
     start_runs = {span.context.span_id for span in spans.get_finished_spans() if span.name == "RunActivity:start_runs"}
     assert [link.context.span_id for link in started.links if link.context.span_id in start_runs], \
         "the start links to the intake's activity"
