@@ -142,6 +142,20 @@ async def test_a_guarded_webhook_runs_only_for_its_callers_and_keeps_the_key_out
 
 
 @pytest.mark.temporal
+async def test_a_rollback_to_a_version_naming_a_deleted_secret_is_refused(api: httpx.AsyncClient) -> None:
+    assert (await api.put("/secrets/old-key", json={"value": "x"})).status_code == 201
+    guarded = flow_with({"type": "api_key", "secret": "old-key", "header": "x-key"}, "rolled")
+    assert (await api.put("/flows/rolled", json=guarded)).status_code == 201
+    assert (await api.put("/flows/rolled", json={**guarded, "webhook_auth": None})).status_code == 200
+    assert (await api.delete("/secrets/old-key")).status_code == 204, "no version in use names it any more"
+
+    rollback = await api.post("/flows/rolled/publish", json={"version": 1})
+    assert rollback.status_code == 422, rollback.text
+    assert rollback.json()["problems"][0]["where"] == "webhook_auth.secret" and "version 1" in rollback.text
+    assert (await api.get("/flows/rolled")).json()["version"] == 2, "nothing was published"
+
+
+@pytest.mark.temporal
 async def test_signed_requests_and_a_key_rotation(api: httpx.AsyncClient, settings: ApiSettings,
                                                   tmp_path: Path) -> None:
     assert (await api.put("/secrets/signing", json={"value": "whsec"})).status_code == 201
@@ -168,3 +182,4 @@ async def test_signed_requests_and_a_key_rotation(api: httpx.AsyncClient, settin
     async with api_client(new_only) as third:
         assert (await third.post("/hooks/signed", content=BODY, headers=signed())).status_code == 202
         assert {s["keyId"] for s in (await third.get("/secrets")).json()["secrets"]} == {"second"}
+

@@ -119,6 +119,14 @@ async def read_definition(request: Request, services: Services, path_id: str | N
             raise FlowInvalid("(request body)", [Problem(
                 where="id", problem=f"the body says id '{data['id']}' but the URL says '{path_id}'; make them equal")])
     flow = parse_flow(data, services.catalog, source="(request body)")
+    problems = await missing_references(services, flow)
+    if problems:
+        raise FlowInvalid("(request body)", problems)
+    return flow
+
+
+async def missing_references(services: Services, flow: Flow) -> list[Problem]:
+    """The secret and credentials the flow names that are not stored (any more)."""
     problems = []
     auth = flow.webhook_auth
     if auth is not None and auth.secret is not None and not await asyncio.to_thread(services.secrets.exists,
@@ -128,9 +136,7 @@ async def read_definition(request: Request, services: Services, path_id: str | N
                                                  f"PUT /secrets/{auth.secret} (GET /secrets lists them)"))
     if any(step.credential is not None for step in flow.every_step):
         problems += credential_problems(flow, await asyncio.to_thread(services.credentials.components))
-    if problems:
-        raise FlowInvalid("(request body)", problems)
-    return flow
+    return problems
 
 
 def _summary(stored: StoredFlow) -> FlowSummary:

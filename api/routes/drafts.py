@@ -14,7 +14,7 @@ from api.errors import ApiError
 from api.flow_lookup import missing_flow, unknown_flow
 from api.publishing import reach_what_runs
 from api.responses import CamelModel
-from api.routes.definitions import FLOW_BODY, FlowSaved, read_definition, saved_body
+from api.routes.definitions import FLOW_BODY, FlowSaved, missing_references, read_definition, saved_body
 from api.services import Services, ServicesDep
 from api.store import SaveOutcome, StoredDraft
 from flows.model import Flow
@@ -78,6 +78,11 @@ async def publish(flow_id: str, services: ServicesDep,
     as PUT /flows/{id} makes them; switching between ordinary and real-time is a publish too."""
     carry_over = services.flow_states.carry_over
     if request is not None and request.version is not None:
+        earlier = await asyncio.to_thread(services.store.get, flow_id, request.version)
+        problems = await missing_references(services, earlier.flow) if earlier is not None else []
+        if problems:  # deleted since: a secret or credential may go once no active version or draft names it
+            raise ApiError(422, f"version {request.version} of flow '{flow_id}' names what is not stored any more; "
+                                "store it again (see problems), or roll back to another version", problems)
         outcome = await asyncio.to_thread(services.store.republish, flow_id, request.version, carry_over)
         if outcome is None:
             raise _no_version(services, flow_id, request.version)
