@@ -13,7 +13,7 @@ from typing import Any
 from temporalio import activity
 
 from catalog.components import ComponentInfo
-from conflux.credential_store import CredentialMissing, CredentialStore
+from conflux.credential_store import CredentialMissing, CredentialStore, laid_over
 from conflux.keys import KeyRingError
 from steps.errors import StepFailure
 from steps.pool import WarmPool
@@ -60,7 +60,7 @@ class ComponentCallActivities:
             fields = self.credentials.fields(call.credential)
         else:
             fields = {}
-        return {**call.config, **fields}
+        return laid_over(call.config, fields)
 
     @staticmethod
     def _spec(component: ComponentInfo, call: ComponentCall) -> ContainerSpec:

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from temporalio import activity
 
 from activities.step_credentials import CredentialUnavailable, StepCredentials
-from activities.step_io import container_spec, step_error_text, step_input
+from activities.step_io import container_span, container_spec, step_error_text, step_input
 from catalog.components import ComponentInfo
 from conflux.log_context import logging_fields
 from conflux.metrics import polled, realtime_batch, step_finished
-from conflux.trace_context import current_traceparent, links_to
-from conflux.tracing import span
+from conflux.trace_context import links_to
 from flows.mapping import MappingError
 from flows.message_ids import entry_of, idempotency_key, poll_message_id
 from flows.model import Flow, Step
@@ -144,11 +143,8 @@ class RealtimeActivities:
                                         traceparent=part.traceparent))
             inputs.append((part, mapped))
         called = time.perf_counter()
-        with span(f"container {step.component}/{step.function}", _span_attributes(flow, step, requests),
-                  links=links_to([part.traceparent for part, _ in inputs])):
-            here_trace = current_traceparent()  # for a message that brought no trace of its own
-            for request in requests:
-                request.traceparent = request.traceparent or here_trace
+        with container_span(flow.id, flow.version, step, requests,
+                            links=links_to([part.traceparent for part, _ in inputs])):
             outcomes = await self.pool.call(_key(flow, step), self._spec(flow, step), step.replicas, requests,
                                             step.timeout, step.retry.max_attempts)
         if requests:
@@ -164,11 +160,6 @@ class RealtimeActivities:
     def _spec(self, flow: Flow, step: Step) -> ContainerSpec:
         labels = {"conflux.flow": flow.id, "conflux.flow-version": str(flow.version), "conflux.step": step.id}
         return container_spec(step, self.catalog, labels, f"step '{step.id}' of real-time flow '{flow.id}'")
-
-
-def _span_attributes(flow: Flow, step: Step, requests: list[StepRequest]) -> dict[str, str | int]:
-    return {"conflux.flow": flow.id, "conflux.flow_version": flow.version, "conflux.step": step.id,
-            "conflux.component": step.component, "conflux.requests": len(requests)}
 
 
 def _settle(flow: Flow, index: int, step: Step, part: "_Part", mapped: Message, outcome: Outcome,

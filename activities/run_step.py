@@ -11,12 +11,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeating
 from activities.step_credentials import CredentialUnavailable, StepCredentials
-from activities.step_io import container_spec, step_error_text, step_input
+from activities.step_io import container_span, container_spec, step_error_text, step_input
 from catalog.components import ComponentInfo
 from conflux.log_context import logging_fields
 from conflux.metrics import polled, step_finished
-from conflux.trace_context import current_traceparent
-from conflux.tracing import span
 from flows.mapping import MappingError
 from flows.model import Step
 from flows.step_output import next_messages
@@ -121,10 +119,7 @@ class StepActivities:
         step = call.step
         started, ok = time.perf_counter(), False
         try:
-            with span(f"container {step.component}/{step.function}", container_span_attributes(call, requests)):
-                traceparent = current_traceparent()  # the container request's span, for the component's log
-                for request in requests:
-                    request.traceparent = traceparent
+            with container_span(call.flow_id, call.flow_version, step, requests, execution_id=call.execution_id):
                 outcomes = await self.pool.run_fresh(self._spec(step, call), requests, step.timeout,
                                                      origin=f"{call.flow_id}/{step.id}", standby=call.standby)
             ok = all(outcome.error is None for outcome in outcomes)
@@ -140,12 +135,6 @@ class StepActivities:
             "conflux.execution": call.execution_id,
         }
         return container_spec(step, self.catalog, labels, f"step '{step.id}' of flow '{call.flow_id}'")
-
-
-def container_span_attributes(call: StepCall | StepBatchCall, requests: list[StepRequest]) -> dict[str, str | int]:
-    return {"conflux.flow": call.flow_id, "conflux.flow_version": call.flow_version, "conflux.step": call.step.id,
-            "conflux.component": call.step.component, "conflux.execution_id": call.execution_id,
-            "conflux.requests": len(requests)}
 
 
 def _step_input(call: StepCall | StepBatchCall, step: Step, message: Message) -> Message:

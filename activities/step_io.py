@@ -1,14 +1,19 @@
 """What every step activity does around the container call, whichever shape runs it: the
 container spec of a step and the mapping of its input (what its output becomes: flows/step_output.py)."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry.trace import Link
+
 from catalog.components import ComponentInfo
+from conflux.trace_context import current_traceparent
+from conflux.tracing import span
 from flows.mapping import apply_mapping
 from flows.message_ids import idempotency_key
 from flows.model import Step
-from steps.protocol import ErrorInfo, Message
+from steps.protocol import ErrorInfo, Message, StepRequest
 from steps.spec import ContainerSpec
 
 
@@ -24,6 +29,23 @@ def container_spec(step: Step, catalog: Mapping[str, ComponentInfo], labels: dic
         labels=labels,
         name_hint=name_hint,
     )
+
+
+@contextmanager
+def container_span(flow_id: str, flow_version: int, step: Step, requests: list[StepRequest], *,
+                   execution_id: str | None = None, links: Sequence[Link] = ()) -> Iterator[None]:
+    """The span of one call to a container (tracing on). A request that brought no trace of its
+    own carries this span's to the component, whose log lines then show it."""
+    attributes: dict[str, str | int] = {
+        "conflux.flow": flow_id, "conflux.flow_version": flow_version, "conflux.step": step.id,
+        "conflux.component": step.component, "conflux.requests": len(requests)}
+    if execution_id is not None:
+        attributes["conflux.execution_id"] = execution_id
+    with span(f"container {step.component}/{step.function}", attributes, links=links):
+        here = current_traceparent()
+        for request in requests:
+            request.traceparent = request.traceparent or here
+        yield
 
 
 def step_input(flow_id: str, step: Step, message: Message, variables: dict[str, Any] | None = None) -> Message:

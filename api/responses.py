@@ -61,3 +61,10 @@ class PollResult(PollRunResult, CamelModel):
 
 class PollerStatus(PollingStatus, CamelModel):
     last_poll: PollResult | None = None
+
+
+class Reencrypted(CamelModel):
+    """What a key rotation's re-encryption did (secrets, or credentials)."""
+
+    reencrypted: int = Field(description="values sealed again under the active key")
+    key_id: str

@@ -172,3 +172,9 @@ class CredentialStore:
 def _info(row: sqlite3.Row) -> CredentialInfo:
     return CredentialInfo(id=row["id"], component=row["component"], key_id=row["key_id"],
                           created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+def laid_over(config: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """What a container gets as ``cfg``: the step's config with the credential's fields over it. A
+    name in both is the credential's, so a definition cannot stand in for what its owner stored."""
+    return {**config, **fields}

@@ -3,13 +3,13 @@ and output for that configuration (``getMetaModel``), and a select field's optio
 Both are asked of the component's own code in its container, through a worker
 (api/component_calls.py), with a stored credential's fields laid over the configuration."""
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import Field
 
 from api.component_calls import ComponentRefused, call_component
+from api.credential_lookup import stored_credential
 from api.errors import ApiError
 from api.responses import CamelModel
 from api.services import Services, ServicesDep
@@ -87,9 +87,7 @@ async def _checked(services: Services, name: str, body: StepConfiguration) -> Co
     except KeyError as unknown:
         raise ApiError(404, str(unknown.args[0])) from None
     if body.credential is not None:
-        info = await asyncio.to_thread(services.credentials.info, body.credential)
-        if info is None:
-            raise ApiError(404, f"there is no credential '{body.credential}'; GET /credentials lists them")
+        info = await stored_credential(services, body.credential)
         if info.component != name:
             raise ApiError(422, f"credential '{body.credential}' belongs to component '{info.component}', not "
                                 f"'{name}'")

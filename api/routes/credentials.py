@@ -10,10 +10,10 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 
 from api.component_calls import ComponentRefused, call_component
+from api.credential_lookup import missing_credential, stored_credential
 from api.errors import ApiError
 from api.flow_usage import flows_naming
-from api.responses import CamelModel
-from api.routes.secrets import Reencrypted
+from api.responses import CamelModel, Reencrypted
 from api.services import Services, ServicesDep
 from catalog.components import ComponentInfo
 from conflux.credential_store import CredentialExists, CredentialInfo, CredentialMissing, SealedFields
@@ -78,7 +78,7 @@ async def list_credentials(services: ServicesDep) -> CredentialList:
 
 @router.get("/credentials/{credential_id}", response_model=CredentialSummary)
 async def get_credential(credential_id: str, services: ServicesDep) -> CredentialSummary:
-    info = await _stored(services, credential_id)
+    info = await stored_credential(services, credential_id)
     return _summary(info, (await _users_by_credential(services)).get(info.id, []))
 
 
@@ -86,12 +86,12 @@ async def get_credential(credential_id: str, services: ServicesDep) -> Credentia
             responses={422: {"description": "the component's verifier refused the fields"}})
 async def replace_credential(credential_id: str, body: CredentialFields, services: ServicesDep) -> CredentialSummary:
     """New fields, verified like a new credential; the steps naming it get them from their next message on."""
-    info = await _stored(services, credential_id)
+    info = await stored_credential(services, credential_id)
     sealed = await _verified(services, _component(services, info.component), credential_id, body)
     try:
         info = await asyncio.to_thread(services.credentials.replace, sealed)
     except CredentialMissing:
-        raise _missing(credential_id) from None
+        raise missing_credential(credential_id) from None
     return _summary(info, (await _users_by_credential(services)).get(info.id, []))
 
 
@@ -102,7 +102,7 @@ async def delete_credential(credential_id: str, services: ServicesDep) -> Respon
         raise ApiError(409, f"credential '{credential_id}' is used by flow(s) {', '.join(users)}; publish them "
                             "without it first")
     if not await asyncio.to_thread(services.credentials.delete, credential_id):
-        raise _missing(credential_id)
+        raise missing_credential(credential_id)
     return Response(status_code=204)
 
 
@@ -157,23 +157,12 @@ def _component(services: Services, name: str) -> ComponentInfo:
     return component
 
 
-async def _stored(services: Services, credential_id: str) -> CredentialInfo:
-    info = await asyncio.to_thread(services.credentials.info, credential_id)
-    if info is None:
-        raise _missing(credential_id)
-    return info
-
-
 async def _users_by_credential(services: Services) -> dict[str, list[str]]:
     return await flows_naming(services, _credentials_of)
 
 
 def _credentials_of(flow: Flow) -> list[str]:
     return [step.credential for step in flow.every_step if step.credential is not None]
-
-
-def _missing(credential_id: str) -> ApiError:
-    return ApiError(404, f"there is no credential '{credential_id}'; GET /credentials lists them")
 
 
 def _taken(credential_id: str) -> ApiError:

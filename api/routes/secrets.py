@@ -9,7 +9,7 @@ from pydantic import Field
 
 from api.errors import ApiError
 from api.flow_usage import flows_naming
-from api.responses import CamelModel
+from api.responses import CamelModel, Reencrypted
 from api.secret_store import SecretInfo
 from api.services import Services, ServicesDep
 from flows.model import ID_PATTERN, ID_RULE, Flow
@@ -30,11 +30,6 @@ class SecretSummary(CamelModel):
 
 class SecretList(CamelModel):
     secrets: list[SecretSummary]
-
-
-class Reencrypted(CamelModel):
-    reencrypted: int = Field(description="values (secrets, or credentials) sealed again under the active key")
-    key_id: str
 
 
 @router.put("/secrets/{name}", response_model=SecretSummary, responses={201: {"description": "created"}})
