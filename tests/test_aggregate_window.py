@@ -137,3 +137,14 @@ async def test_a_retry_from_the_aggregate_step_of_a_windows_run_runs_it_on_the_w
             id=f"{flow.id}:retry", task_queue=queue)
     assert [call.body for call in steps.calls_to("join")] == [bodies]
     assert result.totals.delivered == 1 and all(record.handed_to is None for record in result.records)
+
+
+async def test_a_key_that_fails_on_a_message_fails_that_message_at_the_step(client: Client) -> None:
+    steps = MockSteps()
+    flow = window_flow(window=300)
+    flow.steps[1].config["key"] = "orderId + 1"  # a string key: JSONata refuses the addition
+    async with mock_worker(client, steps) as queue:
+        _, result = await run_flow(client, queue, flow, {"orderId": "A"})
+    [failure] = result.failures
+    assert result.status == "failed" and failure.step_id == "join" and failure.error_type == "WindowKeyFailed"
+    assert "the window key could not be computed" in str(failure.error)
