@@ -64,14 +64,15 @@ async def test_messages_of_one_key_go_on_together_after_the_window_and_other_key
     async with mock_worker(client, steps) as queue:
         results = [await run_flow(client, queue, flow, body) for body in bodies]
         await until(lambda: len(steps.calls_to("ship")) == 2, "both windows to reach the step after the aggregate")
+    windows = []
     for _, result in results:  # each run's own path ended at the handover
         [handed] = [record for record in result.records if record.step_id == "join"]
-        assert handed.handed_to is not None and handed.handed_to.startswith(f"aggregate:{flow.id}/join/")
         assert result.status == "completed" and result.totals.delivered == 0
+        windows.append(handed.handed_to)
+    assert windows == [collector_id(flow.id, "join", key) for key in ("A", "B", "A", "A")]
     assert shipped(steps) == [[{"orderId": "B", "n": 2}],
                               [{"orderId": "A", "n": 1}, {"orderId": "A", "n": 3}, {"orderId": "A", "n": 4}]]
-    joined = [call for call in steps.calls_to("join")]
-    assert sorted(len(call.body) for call in joined) == [1, 3]  # the aggregate step ran once per window
+    assert sorted(len(call.body) for call in steps.calls_to("join")) == [1, 3]  # the aggregate step ran once per window
     first_a = results[0][0].split(":", 1)[1]
     run = await window_run(client, f"{flow.id}:{first_a}-join")
     assert run.totals.delivered == 1 and [r.step_id for r in run.records] == ["join", "ship"]
