@@ -1,12 +1,13 @@
 """The message an aggregate step receives: the parts of one split, gathered by the workflow, in the
-order the splitter emitted them. Pure, used by workflow code."""
+order the splitter emitted them; or the messages a window collected for one key, in the order they
+arrived. Pure, used by workflow code."""
 
 from typing import Any
 
 from steps.protocol import Message
 
 SPLIT_KEY = "split"            # the splitter's metadata on each part: {"group", "index", "count"}
-AGGREGATED_KEY = "aggregated"  # on the gathered message: {"group", "count", "received"}
+AGGREGATED_KEY = "aggregated"  # on the gathered message: {"group", "count", "received"} (window: {"key", "window", …})
 
 
 def group_message(entered: Message, parts: list[Message]) -> Message:
@@ -20,6 +21,24 @@ def group_message(entered: Message, parts: list[Message]) -> Message:
             "group": split.get("group", entered.id), "count": split.get("count", len(parts)),
             "received": len(parts)}},
     })
+
+
+def window_message(messages: list[Message], key: Any, window: str, step_id: str) -> Message:
+    """The first message of a window (its id with the step's, its passthrough and request fields)
+    with every collected message's body, in arrival order, as its body."""
+    first = messages[0]
+    return first.model_copy(update={
+        "id": f"{first.id}-{step_id}",
+        "body": [message.body for message in messages],
+        "metadata": {**first.metadata, AGGREGATED_KEY: {
+            "key": key, "window": window, "count": len(messages), "received": len(messages)}},
+    })
+
+
+def is_window_group(message: Message) -> bool:
+    """A window's messages already gathered (a retry from the aggregate step of the run a window started)."""
+    aggregated = message.metadata.get(AGGREGATED_KEY)
+    return isinstance(aggregated, dict) and "window" in aggregated
 
 
 def _split_of(message: Message) -> dict[str, Any]:

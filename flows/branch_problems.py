@@ -1,10 +1,12 @@
 """What is wrong with a flow's routers and aggregates, each problem with where it is: a router
 without branches, branches on another step, conditions that do not parse, branches no message can
-reach, steps after a router that every branch ends, an aggregate with no splitter before it, and
+reach, steps after a router that every branch ends, an aggregate with no splitter before it (or a
+window aggregate's mode, key, window and max_messages that are not right), and
 either of them in a real-time flow (which runs neither)."""
 
 from typing import Any
 
+from flows.aggregate_window import window_problems
 from flows.mapping import MappingError, compile_expression, shared
 from flows.model import Branch, DefaultBranch, Flow, Step
 from flows.plan import ROUTER, is_aggregate, is_router, plan_flow
@@ -43,6 +45,8 @@ def branch_problems(flow: Flow) -> list[Where]:
     problems: list[Where] = []
     for where, step in located:
         problems += _router_problems(where, step) if is_router(step) else _not_a_router(where, step)
+        if is_aggregate(step):
+            problems += [(f"{where}.{field}", problem) for field, problem in window_problems(step)]
     problems += _aggregate_problems(flow, dict((step.id, where) for where, step in located))
     if flow.type == "realtime":
         problems += [(where, f"a real-time flow runs no '{step.component}' steps (routers and aggregates run in "

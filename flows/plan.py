@@ -9,6 +9,7 @@ workflow code builds it from the definition.
 
 from dataclasses import dataclass, field
 
+from flows.aggregate_window import is_window_aggregate
 from flows.model import DEFAULT_BRANCH, Flow, Step
 from steps.protocol import Message
 
@@ -111,13 +112,13 @@ def _place_branches(plan: FlowPlan, index: int, router: Step) -> None:
 
 def _pair_splits(plan: FlowPlan, indexes: list[int]) -> None:
     """Each aggregate of a line gathers the parts of the nearest unpaired splitter before it in that
-    line, as brackets pair."""
+    line, as brackets pair. A window aggregate gathers by key across runs, not a split: it pairs with none."""
     open_splits: list[int] = []
     for index in indexes:
         step = plan.steps[index]
         if step.component == SPLITTER:
             open_splits.append(index)
-        elif is_aggregate(step):
+        elif is_aggregate(step) and not is_window_aggregate(step):
             if open_splits:
                 plan.gathers[open_splits.pop()] = index
             else:

@@ -25,11 +25,13 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 from temporalio.workflow import NondeterminismError
 
+from activities.hand_to_window import hand_to_window
 from conflux.settings import PlatformSettings
 from conflux.temporal import connect
 from flows.model import Flow, Step, Trigger
 from flows.step_output import next_messages
 from steps.protocol import Message
+from workflows.aggregate_window import AggregateWindowWorkflow
 from workflows.flow_run import FlowRunWorkflow
 from workflows.models import BatchItem, StepBatchCall, StepBatchResult, StepCall, StepResult
 from workflows.polling_flow import PollingFlowWorkflow, PollRunWorkflow
@@ -171,8 +173,9 @@ async def connect_client(temporal_address: str, blob_dir: Path) -> Client:
 async def mock_worker(client: Client, steps: MockSteps) -> AsyncIterator[str]:
     """The real workflows and the mock activities on a task queue of their own; yields its name."""
     task_queue = f"logic-{uuid.uuid4().hex[:12]}"
-    worker = Worker(client, task_queue=task_queue, workflows=[FlowRunWorkflow, PollingFlowWorkflow, PollRunWorkflow],
-                    activities=[steps.run_step, steps.run_step_batch],
+    worker = Worker(client, task_queue=task_queue, workflows=[FlowRunWorkflow, PollingFlowWorkflow, PollRunWorkflow,
+                                                              AggregateWindowWorkflow],
+                    activities=[steps.run_step, steps.run_step_batch, hand_to_window],  # the handover is no step
                     workflow_failure_exception_types=[NondeterminismError],
                     graceful_shutdown_timeout=timedelta(seconds=1))
     async with worker:

@@ -7,7 +7,8 @@ import pytest
 
 from catalog.components import load_catalog
 from conflux.flow_runs import steps_markdown
-from flows.aggregation import group_message
+from flows.aggregate_window import collector_id
+from flows.aggregation import group_message, window_message
 from flows.loader import read_definition
 from flows.model import Flow
 from flows.plan import plan_flow
@@ -35,6 +36,7 @@ def router(branches: list[dict[str, Any]], step_id: str = "route", **extra: Any)
 
 SPLIT = {"id": "split", "component": "splitter", "function": "split", "config": {"path": "items"}}
 JOIN = {"id": "join", "component": "aggregate", "function": "aggregate"}
+WINDOW = {**JOIN, "config": {"mode": "window", "key": "orderId", "window": 10}}
 
 
 def problems_of(data: dict[str, Any]) -> dict[str, str]:
@@ -142,6 +144,27 @@ def test_a_realtime_flow_refuses_routers_and_aggregates() -> None:
     assert "a real-time flow runs no 'aggregate' steps" in problems["steps[2] (join)"]
 
 
+def test_a_window_aggregate_needs_no_splitter_and_validates_its_settings() -> None:
+    assert parse_flow(definition([code("a"), WINDOW]), CATALOG).steps[1].config["mode"] == "window"
+    problems = problems_of(definition([
+        {**JOIN, "config": {"mode": "window", "key": "orderId ((", "window": 0, "max_messages": 0}},
+        {**JOIN, "id": "join-2", "config": {"mode": "windows"}},
+        {**JOIN, "id": "join-3", "config": {"mode": "window", "window": "10s"}},
+    ]))
+    assert "does not parse" in problems["steps[0] (join).config.key"]
+    assert "a number above 0 (not 0)" in problems["steps[0] (join).config.window"]
+    assert "at least 1 (not 0)" in problems["steps[0] (join).config.max_messages"]
+    assert "'split' (the parts of one split, the default) or 'window'" in problems["steps[1] (join-2).config.mode"]
+    assert "put a splitter before it" in problems["steps[1] (join-2)"]  # an unknown mode is no window
+    assert "needs 'key'" in problems["steps[2] (join-3).config.key"]
+    assert "(not '10s')" in problems["steps[2] (join-3).config.window"]
+
+
+def test_a_realtime_flow_refuses_window_aggregates_too() -> None:
+    problems = problems_of(definition([WINDOW], type="realtime"))
+    assert "a real-time flow runs no 'aggregate' steps" in problems["steps[0] (join)"]
+
+
 # --- the plan --------------------------------------------------------------------------------------------
 
 def test_the_plan_of_a_flow_without_routers_is_its_steps_in_order() -> None:
@@ -173,6 +196,25 @@ def test_the_plan_pairs_each_aggregate_with_its_splitter_as_brackets() -> None:
     inner = {**SPLIT, "id": "inner"}
     plan = plan_flow(Flow.model_validate(definition([SPLIT, inner, code("c"), JOIN, {**JOIN, "id": "outer"}])))
     assert plan.gathers == {2: 4, 1: 5} and plan.unmatched_aggregates == []
+
+
+def test_a_window_aggregate_pairs_with_no_splitter() -> None:
+    plan = plan_flow(Flow.model_validate(definition([SPLIT, WINDOW, {**JOIN, "id": "outer"}])))
+    assert plan.gathers == {1: 3} and plan.unmatched_aggregates == []
+
+
+def test_a_window_message_is_the_first_message_with_every_body_in_arrival_order() -> None:
+    first = Message(id="m1", body={"n": 1}, passthrough={"hook": {"n": 1}}, query={"a": "b"})
+    grouped = window_message([first, Message(id="m2", body={"n": 2})], "A", "aggregate:f/join/x", "join")
+    assert grouped.id == "m1-join" and grouped.body == [{"n": 1}, {"n": 2}] and grouped.query == {"a": "b"}
+    assert grouped.metadata == {"aggregated": {"key": "A", "window": "aggregate:f/join/x", "count": 2, "received": 2}}
+
+
+def test_equal_keys_share_a_collector_and_others_do_not() -> None:
+    assert collector_id("f", "join", {"a": 1, "b": 2}) == collector_id("f", "join", {"b": 2, "a": 1})
+    assert collector_id("f", "join", 1) != collector_id("f", "join", "1") != collector_id("f", "join-2", "1")
+    assert collector_id("f", "join", "x" * 10_000).startswith("aggregate:f/join/")
+    assert len(collector_id("f", "join", "x" * 10_000)) == len("aggregate:f/join/") + 16
 
 
 def test_a_router_component_gets_its_branch_conditions_in_its_config() -> None:

@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from temporalio.workflow import NondeterminismError
 
 from activities.component_call import ComponentCallActivities
+from activities.hand_to_window import hand_to_window
 from activities.realtime import RealtimeActivities
 from activities.run_step import StepActivities
 from activities.start_runs import start_runs
@@ -27,6 +28,7 @@ from conflux.tracing import configure_tracing
 from steps.pool import WarmPool
 from steps.runner import StepRunner, make_runner
 from worker.metrics import serving_metrics, temporal_runtime
+from workflows.aggregate_window import AggregateWindowWorkflow
 from workflows.component_call import ComponentCallWorkflow
 from workflows.flow_run import FlowRunWorkflow
 from workflows.intake import FlowIntakeWorkflow
@@ -35,7 +37,7 @@ from workflows.realtime_flow import RealtimeFlowWorkflow
 
 log = logging.getLogger("conflux.worker")
 WORKFLOWS = [FlowRunWorkflow, FlowIntakeWorkflow, PollingFlowWorkflow, PollRunWorkflow, RealtimeFlowWorkflow,
-             ComponentCallWorkflow]
+             ComponentCallWorkflow, AggregateWindowWorkflow]
 
 
 def build_worker(client: Client, settings: PlatformSettings, pool: WarmPool,
@@ -51,7 +53,7 @@ def build_worker(client: Client, settings: PlatformSettings, pool: WarmPool,
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[steps.run_step, steps.run_step_batch, start_runs,
+        activities=[steps.run_step, steps.run_step_batch, start_runs, hand_to_window,
                     realtime.warm_up, realtime.batch, realtime.poll, realtime.retire, services.component_call],
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,

@@ -9,6 +9,9 @@ bounded width), so no history grows with the size of the fan-out.
 Routers and aggregates (flows/plan.py lays the branches out): a router's outputs go down the
 branches it named; the parts of a split travel to the split's aggregate step, which runs once on
 those that reached it, after every part has ended its way there (child branches hand theirs back).
+A window aggregate (flows/aggregate_window.py) is not waited for here: the message is handed to the
+collector of its key (workflows/aggregate_window.py) and its path in this run ends; the collector
+starts a run of its own at the aggregate step with the window's messages (``grouped``).
 A flow without either issues the same commands as before both existed.
 """
 
@@ -19,7 +22,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from flows.aggregation import group_message
+    from flows.aggregate_window import is_window_aggregate
+    from flows.aggregation import group_message, is_window_group
     from flows.model import Step
     from flows.plan import is_aggregate, plan_flow
     from flows.step_output import is_webhook_trigger, runs_in_platform, webhook_trigger_output
@@ -28,7 +32,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.replies import FlowReply, ReplyRequest, run_reply
     from workflows.retry_input import kept
     from workflows.run_report import RunReport, failed_branch_result
-    from workflows.step_activity import execute_step, execute_step_batch
+    from workflows.step_activity import execute_step, execute_step_batch, hand_to_window
+    from workflows.window_models import WindowHandover
 
 BATCH_SIZE = 100            # messages one container takes in one activity
 # Runs started before a webhook trigger with a mapping ran in its container copied the request in the
@@ -66,7 +71,7 @@ class FlowRunWorkflow:
     async def run(self, run: FlowRunInput) -> FlowRunResult:
         into = Gathering(at=run.gather_at) if run.gather_at is not None else None
         if run.message is not None:
-            await self._run_path(run.start_at, run.message, into)
+            await self._run_path(run.start_at, run.message, into, grouped=run.grouped)
         else:
             await self._fan_out(run.start_at, run.messages, into)
         if into is not None:
@@ -104,6 +109,11 @@ class FlowRunWorkflow:
             if not grouped and into is not None and index == into.at:
                 into.parts.append(message)
                 return
+            if not grouped and is_window_aggregate(plan.steps[index]):
+                if not is_window_group(message):
+                    await self._hand_to_window(index, message)
+                    return
+                grouped = True  # a retry of a window's run from its aggregate step
             if not grouped and is_aggregate(plan.steps[index]):
                 message = group_message(message, [message])  # a retry from a step between split and aggregate
             grouped = False
@@ -173,6 +183,17 @@ class FlowRunWorkflow:
                                        duration_ms=result.duration_ms, branch=lane,
                                        routes=self._plan.chosen_branches(index, result.messages)))
         return result
+
+    async def _hand_to_window(self, index: int, message: Message) -> None:
+        """The message goes to its key's collector; the run that collector starts carries it on."""
+        step, lane = self._plan.steps[index], self._plan.lane(index)
+        try:
+            handed = await hand_to_window(WindowHandover(flow=self._flow, step_index=index, message=message), step)
+        except ActivityError as error:
+            self._report.record_failure(step, message, error, lane)
+            return
+        self._report.record(StepRecord(step_id=step.id, component=step.component, message_id=message.id, status="ok",
+                                       input=message.body, branch=lane, handed_to=handed.window_id))
 
     def _run_in_platform(self, step: Step, message: Message) -> StepResult:
         """The built-in webhook trigger, without a container or an activity: recorded as a step all the same."""

@@ -86,6 +86,8 @@ class StepRecord(BaseModel):
     branch: str | None = Field(default=None, description="the router branch the step ran in, '<router id>/<branch "
                                "id>' (unset: the main line)")
     routes: list[str] | None = Field(default=None, description="router steps: the branches the message was sent down")
+    handed_to: str | None = Field(default=None, description="window aggregates: the collector the message was handed "
+                                  "to, 'aggregate:<flow>/<step>/<key hash>'; the message goes on in the run it starts")
 
 
 class FlowRunInput(BaseModel):
@@ -101,6 +103,8 @@ class FlowRunInput(BaseModel):
     gather_at: int | None = Field(default=None, description=(
         "a branch of a split's fan-out: the index of the aggregate step whose parts it hands back (in "
         "FlowRunResult.gathered) instead of running it"))
+    grouped: bool = Field(default=False, description=(
+        "message is already an aggregate's input (a window's messages): the aggregate step at start_at runs on it"))
 
 
 class RunTotals(BaseModel):

@@ -9,8 +9,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.heartbeat import HEARTBEAT_TIMEOUT
     from flows.model import Step
     from workflows.models import StepBatchCall, StepBatchResult, StepCall, StepResult
+    from workflows.window_models import WindowHandedOver, WindowHandover
 
 CONTAINER_OVERHEAD = timedelta(seconds=60)  # image start and removal, on top of the step's own timeout
+HANDOVER_TIMEOUT = timedelta(seconds=30)  # one signal-with-start; retried (without end) while Temporal is away
 
 
 async def execute_step(call: StepCall, lane: str | None = None) -> StepResult:
@@ -32,6 +34,15 @@ async def execute_step_batch(call: StepBatchCall, lane: str | None = None) -> St
         start_to_close_timeout=timedelta(seconds=step.timeout) * len(call.messages) + CONTAINER_OVERHEAD,
         heartbeat_timeout=HEARTBEAT_TIMEOUT,
         retry_policy=retry_policy(step),
+    )
+
+
+async def hand_to_window(call: WindowHandover, step: Step) -> WindowHandedOver:
+    """A window aggregate's handover: retried until the collector has the message (a key that cannot
+    be computed fails at once)."""
+    return await workflow.execute_activity(
+        "hand_to_window", call, result_type=WindowHandedOver, summary=f"{step.label()} · hand to window",
+        start_to_close_timeout=HANDOVER_TIMEOUT, retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
     )
 
 

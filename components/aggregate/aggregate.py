@@ -5,6 +5,10 @@ failed, sent down a branch that ends) and sends one request whose body is the pa
 split order, with ``metadata.aggregated = {group, count, received}``. This component shapes them:
 ``key`` (JSONata on each part) makes one message per distinct key, ``{"key", "parts"}``, in the order
 the keys first appear; ``expression`` (JSONata) is applied to the array, or to each ``{key, parts}``.
+
+In mode ``window`` the platform gathers instead the messages of any execution whose ``key`` is equal,
+for ``window`` seconds (flows/aggregate_window.py), and sends their bodies in arrival order: the key
+groups them as above, so the output is one ``{key, parts}``.
 """
 
 from typing import Any
