@@ -168,32 +168,34 @@ async def test_real_time_messages_in_batched_signals_keep_their_own_traces(
         api: httpx.AsyncClient, spans: InMemorySpanExporter, step_log: JsonLines) -> None:
     assert (await api.post("/flows/rt-traced/start")).status_code == 200
     await until_running(api, "rt-traced")
-    answers = await asyncio.gather(*(api.post("/hooks/rt-traced", json={"rt": n}) for n in range(3)))
-    assert all(answer.status_code == 202 for answer in answers), [answer.text for answer in answers]
+    try:
+        answers = await asyncio.gather(*(api.post("/hooks/rt-traced", json={"rt": n}) for n in range(3)))
+        assert all(answer.status_code == 202 for answer in answers), [answer.text for answer in answers]
 
-    def worked() -> list[dict[str, Any]]:
-        lines = [line for line in step_log.lines if "traced probe at work on {'body': {'rt'" in line["message"]]
-        return lines if len(lines) == 3 else []
+        def worked() -> list[dict[str, Any]]:
+            lines = [line for line in step_log.lines if "traced probe at work on {'body': {'rt'" in line["message"]]
+            return lines if len(lines) == 3 else []
 
-    lines = await until(worked, "the component's log line for each message")
-    requests = {(span.context.trace_id, span.context.span_id): span for span in spans.get_finished_spans()
-                if span.kind.name == "SERVER"}
-    containers = [span for span in spans.get_finished_spans()
-                  if span.name == "container probe/traced" and (span.attributes or {})["conflux.flow"] == "rt-traced"]
-    linked = {(link.context.trace_id, link.context.span_id) for span in containers for link in span.links}
+        lines = await until(worked, "the component's log line for each message")
+        requests = {(span.context.trace_id, span.context.span_id): span for span in spans.get_finished_spans()
+                    if span.kind.name == "SERVER"}
+        containers = [span for span in spans.get_finished_spans() if span.name == "container probe/traced"
+                      and (span.attributes or {})["conflux.flow"] == "rt-traced"]
+        linked = {(link.context.trace_id, link.context.span_id) for span in containers for link in span.links}
 
-    def in_batches() -> bool:
-        batches = {span.context.span_id for span in spans.get_finished_spans()
-                   if span.name == "RunActivity:realtime_batch"}
-        return all(span.parent is not None and span.parent.span_id in batches for span in containers)
+        def in_batches() -> bool:
+            batches = {span.context.span_id for span in spans.get_finished_spans()
+                       if span.name == "RunActivity:realtime_batch"}
+            return all(span.parent is not None and span.parent.span_id in batches for span in containers)
 
-    await until(in_batches, "each container request's span to be its batch activity's child")
-    for line in lines:
-        ids = (int(line["trace_id"], 16), int(line["span_id"], 16))
-        assert ids in requests, f"{line} names no HTTP request's span"
-        assert ids in linked, "the container request links to each message's request"
-    assert len({line["trace_id"] for line in lines}) == 3, "each message in its own request's trace"
-    assert (await api.post("/flows/rt-traced/stop")).status_code == 200
+        await until(in_batches, "each container request's span to be its batch activity's child")
+        for line in lines:
+            ids = (int(line["trace_id"], 16), int(line["span_id"], 16))
+            assert ids in requests, f"{line} names no HTTP request's span"
+            assert ids in linked, "the container request links to each message's request"
+        assert len({line["trace_id"] for line in lines}) == 3, "each message in its own request's trace"
+    finally:
+        assert (await api.post("/flows/rt-traced/stop")).status_code == 200
 
 
 def exported_spans(collector: LoopbackServer) -> list[Any]:
