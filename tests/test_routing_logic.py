@@ -137,6 +137,34 @@ async def test_a_batch_that_a_router_splits_goes_on_as_one_batch_per_branch(clie
     assert {record.branch for record in records_of(result, "high")} == {"route/high"}
 
 
+async def test_a_branchs_messages_go_on_as_any_fan_out_does(client: Client) -> None:
+    """Not one batch per branch: the router runs two batches ([0, 1, 2], [3, 4, 5]); the first sends
+    0 alone down "one" (the one-message path) and 1, 2 down "many", spread over both slots; the second
+    sends all three down "many" as a batch."""
+    steps = MockSteps({"fan": lambda message, attempt: [{"n": n} for n in range(6)],
+                       "route": router_by(lambda body: ["one"] if body["n"] == 0 else ["many"])})
+    flow = routed_flow([step("fan"), step("route", "router", branches=[
+        {"id": "one", "when": "n = 0", "steps": [step("one")]},
+        {"id": "many", "when": "n > 0", "steps": [step("many")]}])], concurrency=2)
+    async with mock_worker(client, steps) as queue:
+        _, result = await run_flow(client, queue, flow, {})
+    assert [(call.body, call.batch) for call in steps.calls_to("one")] == [({"n": 0}, None)]
+    assert steps.batch_sizes("route") == [3, 3] and steps.batch_sizes("many") == [3, 1, 1]
+    assert result.totals.delivered == 6
+
+
+async def test_a_branch_with_no_steps_that_ends_delivers_the_message_as_the_router_received_it(
+        client: Client) -> None:
+    steps = MockSteps({"route": router_by(lambda body: ["stop"] if body["stop"] else ["default"])})
+    flow = routed_flow([step("route", "router", branches=[{"id": "stop", "when": "stop", "then": "end"}]),
+                        step("last")])
+    async with mock_worker(client, steps) as queue:
+        _, result = await run_flow(client, queue, flow, {"stop": True})
+    assert [call.step_id for call in steps.calls] == ["hook", "route"]
+    assert result.status == "completed" and result.totals.delivered == 1 and result.totals.filtered == 0
+    assert result.outputs == [{"stop": True}]
+
+
 async def test_a_router_inside_a_branch_rejoins_its_own_branch(client: Client) -> None:
     steps = MockSteps({"outer": router_by(lambda body: ["a"]), "inner": router_by(lambda body: ["x"])})
     flow = routed_flow([step("outer", "router", branches=[{"id": "a", "when": "true", "steps": [
