@@ -144,6 +144,15 @@ def test_a_realtime_flow_refuses_routers_and_aggregates() -> None:
 
 # --- the plan --------------------------------------------------------------------------------------------
 
+def test_a_routers_ways_are_its_branches_then_its_default() -> None:
+    [with_default, without] = Flow.model_validate(definition([
+        router([{"id": "a", "when": "x"}, {"id": "b", "when": "y"}], default={"id": "rest"}),
+        router([{"id": "c", "when": "z"}], step_id="other")])).steps
+    assert [way.id for way in with_default.ways()] == ["a", "b", "rest"]
+    assert [way.id for way in without.ways()] == ["c"]
+    assert Flow.model_validate(definition([code("plain")])).steps[0].ways() == []
+
+
 def test_the_plan_of_a_flow_without_routers_is_its_steps_in_order() -> None:
     plan = plan_flow(Flow.model_validate(definition([code("a"), code("b")])))
     assert [step.id for step in plan.steps] == ["hook", "a", "b"]
