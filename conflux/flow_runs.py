@@ -14,7 +14,7 @@ from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailur
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from flows.model import BranchSteps, Flow, Step
+from flows.model import Branch, Flow, Step
 from flows.step_output import runs_in_platform
 from steps.protocol import Message
 from workflows.flow_run import FlowRunWorkflow
@@ -117,14 +117,11 @@ def steps_markdown(flow: Flow) -> str:
 
 def branch_lines(router: Step, indent: str) -> list[str]:
     """A router's branches under it in the static details: condition, steps, where each ends."""
-    ways: list[tuple[str, str, BranchSteps]] = [(branch.id, f"when `{branch.when}`", branch)
-                                                for branch in router.branches or []]
-    if router.default is not None:
-        ways.append((router.default.id, "otherwise", router.default))
     lines = []
-    for branch_id, condition, way in ways:
+    for way in router.ways():
+        condition = f"when `{way.when}`" if isinstance(way, Branch) else "otherwise"
         after = "then the step after the router" if way.then == "rejoin" else "then the flow ends"
-        lines.append(f"{indent}- branch `{branch_id}` ({condition}), {after}:")
+        lines.append(f"{indent}- branch `{way.id}` ({condition}), {after}:")
         for step in way.steps:
             lines.append(f"{indent}  - `{step.id}`: {step.component}/{step.function}")
             lines += branch_lines(step, indent + "    ")

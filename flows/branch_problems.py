@@ -12,7 +12,7 @@ from flows.model import Branch, DefaultBranch, Flow, Step
 from flows.plan import ROUTER, is_aggregate, is_router, plan_flow
 
 Where = tuple[str, str]  # (where, problem)
-MODES = ("first", "all")
+MODES = ("first", "all")  # also in components/router/route.py: a component cannot import platform code
 
 
 def step_locations(flow: Flow) -> list[tuple[str, Step]]:
@@ -33,11 +33,8 @@ def _located(where: str, step: Step) -> list[tuple[str, Step]]:
 
 
 def _branches(where: str, step: Step) -> list[tuple[str, Branch | DefaultBranch]]:
-    listed: list[tuple[str, Branch | DefaultBranch]] = [
-        (f"{where}.branches[{index}] ({branch.id})", branch) for index, branch in enumerate(step.branches or [])]
-    if step.default is not None:
-        listed.append((f"{where}.default", step.default))
-    return listed
+    return [(f"{where}.branches[{index}] ({way.id})" if isinstance(way, Branch) else f"{where}.default", way)
+            for index, way in enumerate(step.ways())]
 
 
 def branch_problems(flow: Flow) -> list[Where]:
@@ -121,7 +118,5 @@ def _aggregate_problems(flow: Flow, where_is: dict[str, str]) -> list[Where]:
 
 
 def _every_way_ends(router: Step) -> bool:
-    ways: list[Branch | DefaultBranch] = [*(router.branches or [])]
-    if router.default is None:
-        return False  # without a default, a message no branch takes goes on past the router
-    return all(way.then == "end" for way in [*ways, router.default])
+    # without a default, a message no branch takes goes on past the router
+    return router.default is not None and all(way.then == "end" for way in router.ways())

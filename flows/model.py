@@ -166,11 +166,16 @@ class Step(BaseModel):
                                  "router must be unique (the default branch's id is 'default' unless it sets one)")
         return self
 
+    def ways(self) -> "list[Branch | DefaultBranch]":
+        """A router's branches, then its default if it has one: every way the router may send a message
+        (empty for other steps)."""
+        return [*(self.branches or []), *([self.default] if self.default is not None else [])]
+
     def nested_steps(self) -> "list[Step]":
         """The steps of this step's branches, and of theirs, in definition order."""
         found: list[Step] = []
-        for branch in [*(self.branches or []), *([self.default] if self.default else [])]:
-            for step in branch.steps:
+        for way in self.ways():
+            for step in way.steps:
                 found += [step, *step.nested_steps()]
         return found
 

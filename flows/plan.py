@@ -98,16 +98,12 @@ def _place(plan: FlowPlan, line: list[Step], then: int, lane: str | None) -> int
 
 def _place_branches(plan: FlowPlan, index: int, router: Step) -> None:
     rejoin = plan.after[index]
-    for branch in router.branches or []:
-        plan.entries[(index, branch.id)] = _place(plan, branch.steps, rejoin if branch.then == "rejoin" else -1,
-                                                  f"{router.id}/{branch.id}")
-    default = router.default
-    if default is None:
-        plan.entries[(index, DEFAULT_BRANCH)] = rejoin
-        return
-    entry = _place(plan, default.steps, rejoin if default.then == "rejoin" else -1, f"{router.id}/{default.id}")
-    plan.entries[(index, default.id)] = entry
-    plan.entries[(index, DEFAULT_BRANCH)] = entry
+    plan.entries[(index, DEFAULT_BRANCH)] = rejoin  # without a default: on past the router
+    for way in router.ways():
+        entry = _place(plan, way.steps, rejoin if way.then == "rejoin" else -1, f"{router.id}/{way.id}")
+        plan.entries[(index, way.id)] = entry
+        if way is router.default:
+            plan.entries[(index, DEFAULT_BRANCH)] = entry
 
 
 def _pair_splits(plan: FlowPlan, indexes: list[int]) -> None:

@@ -70,11 +70,11 @@ def credential_problems(flow: Flow, credentials: TypingMapping[str, str]) -> lis
 def pin_images(flow: Flow, catalog: TypingMapping[str, ComponentInfo]) -> Flow:
     def pinned(step: Step) -> dict[str, Any]:
         update: dict[str, Any] = {"image": step.image or catalog[step.component].image}
+        ways = [way.model_copy(update={"steps": [pin(inner) for inner in way.steps]}) for way in step.ways()]
         if step.branches is not None:
-            update["branches"] = [branch.model_copy(update={"steps": [pin(s) for s in branch.steps]})
-                                  for branch in step.branches]
+            update["branches"] = ways[:len(step.branches)]
         if step.default is not None:
-            update["default"] = step.default.model_copy(update={"steps": [pin(s) for s in step.default.steps]})
+            update["default"] = ways[-1]
         return update
 
     def pin(step: Step) -> Step:

@@ -8,7 +8,7 @@ import pytest
 from catalog.components import load_catalog
 from conflux.flow_runs import steps_markdown
 from flows.aggregate_window import collector_id
-from flows.aggregation import group_message, window_message
+from flows.aggregation import gathered_part, group_message, window_message
 from flows.loader import read_definition
 from flows.model import Flow
 from flows.plan import plan_flow
@@ -167,6 +167,15 @@ def test_a_realtime_flow_refuses_window_aggregates_too() -> None:
 
 # --- the plan --------------------------------------------------------------------------------------------
 
+def test_a_routers_ways_are_its_branches_then_its_default() -> None:
+    [with_default, without] = Flow.model_validate(definition([
+        router([{"id": "a", "when": "x"}, {"id": "b", "when": "y"}], default={"id": "rest"}),
+        router([{"id": "c", "when": "z"}], step_id="other")])).steps
+    assert [way.id for way in with_default.ways()] == ["a", "b", "rest"]
+    assert [way.id for way in without.ways()] == ["c"]
+    assert Flow.model_validate(definition([code("plain")])).steps[0].ways() == []
+
+
 def test_the_plan_of_a_flow_without_routers_is_its_steps_in_order() -> None:
     plan = plan_flow(Flow.model_validate(definition([code("a"), code("b")])))
     assert [step.id for step in plan.steps] == ["hook", "a", "b"]
@@ -231,6 +240,34 @@ def test_a_group_message_is_the_split_message_with_the_parts_in_split_order() ->
     grouped = group_message(entered, parts)
     assert grouped.body == [0, 2] and grouped.id == "m" and grouped.passthrough == {"hook": {}}
     assert grouped.metadata == {"keep": 1, "aggregated": {"group": "m", "count": 3, "received": 2}}
+
+
+def test_parts_are_ordered_by_their_ids_after_the_split_messages_however_deep_later_fan_outs_went() -> None:
+    """A splitter in a branch (no aggregate of its own) overwrites ``metadata.split``: its index and
+    count are not the outer split's; and ``m-0-1-0`` comes before ``m-0-10``."""
+    def part(part_id: str) -> Message:
+        inner = part_id.rsplit("-", 1)[0]
+        return Message(id=part_id, body=part_id, metadata={"split": {"group": inner, "index": int(part_id[-1]),
+                                                                     "count": 2}})
+    ids = ["m-1-1", "m-0-10", "m-1-0", "m-0-1-0", "m-0-2", "m-10"]
+    grouped = group_message(Message(id="m"), [part(part_id) for part_id in ids], count=11)
+    assert grouped.body == ["m-0-1-0", "m-0-2", "m-0-10", "m-1-0", "m-1-1", "m-10"]
+    assert grouped.metadata["aggregated"] == {"group": "m", "count": 11, "received": 6}
+
+
+def test_without_the_workflows_count_it_is_the_count_of_the_parts_of_this_split() -> None:
+    outer = Message(id="m-1", body="outer", metadata={"split": {"group": "m", "index": 1, "count": 3}})
+    inner = Message(id="m-0-0", body="inner", metadata={"split": {"group": "m-0", "index": 0, "count": 5}})
+    assert group_message(Message(id="m"), [inner, outer]).metadata["aggregated"] == {
+        "group": "m", "count": 3, "received": 2}
+    # a retry from a step between split and aggregate enters with one part, which names its split
+    assert group_message(outer, [outer]).metadata["aggregated"] == {"group": "m", "count": 3, "received": 1}
+
+
+def test_a_part_handed_back_by_a_child_run_keeps_only_what_the_aggregate_reads() -> None:
+    part = Message(id="m-3", body=3, metadata={"split": {"group": "m", "index": 3, "count": 4}},
+                   passthrough={"hook": {"items": [0, 1, 2, 3]}}, headers={"a": "b"}, url="http://x/")
+    assert gathered_part(part) == Message(id="m-3", body=3, metadata=part.metadata)
 
 
 def test_the_temporal_ui_details_list_each_routers_branches() -> None:

@@ -3,13 +3,12 @@
 parts of a split gathered for their aggregate step (in batches, across child runs, nested, through a
 router). The mock router and splitter emit the metadata the real components emit."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 
 from flows.model import Flow
 from steps.protocol import Message
@@ -138,6 +137,34 @@ async def test_a_batch_that_a_router_splits_goes_on_as_one_batch_per_branch(clie
     assert {record.branch for record in records_of(result, "high")} == {"route/high"}
 
 
+async def test_a_branchs_messages_go_on_as_any_fan_out_does(client: Client) -> None:
+    """Not one batch per branch: the router runs two batches ([0, 1, 2], [3, 4, 5]); the first sends
+    0 alone down "one" (the one-message path) and 1, 2 down "many", spread over both slots; the second
+    sends all three down "many" as a batch."""
+    steps = MockSteps({"fan": lambda message, attempt: [{"n": n} for n in range(6)],
+                       "route": router_by(lambda body: ["one"] if body["n"] == 0 else ["many"])})
+    flow = routed_flow([step("fan"), step("route", "router", branches=[
+        {"id": "one", "when": "n = 0", "steps": [step("one")]},
+        {"id": "many", "when": "n > 0", "steps": [step("many")]}])], concurrency=2)
+    async with mock_worker(client, steps) as queue:
+        _, result = await run_flow(client, queue, flow, {})
+    assert [(call.body, call.batch) for call in steps.calls_to("one")] == [({"n": 0}, None)]
+    assert steps.batch_sizes("route") == [3, 3] and steps.batch_sizes("many") == [3, 1, 1]
+    assert result.totals.delivered == 6
+
+
+async def test_a_branch_with_no_steps_that_ends_delivers_the_message_as_the_router_received_it(
+        client: Client) -> None:
+    steps = MockSteps({"route": router_by(lambda body: ["stop"] if body["stop"] else ["default"])})
+    flow = routed_flow([step("route", "router", branches=[{"id": "stop", "when": "stop", "then": "end"}]),
+                        step("last")])
+    async with mock_worker(client, steps) as queue:
+        _, result = await run_flow(client, queue, flow, {"stop": True})
+    assert [call.step_id for call in steps.calls] == ["hook", "route"]
+    assert result.status == "completed" and result.totals.delivered == 1 and result.totals.filtered == 0
+    assert result.outputs == [{"stop": True}]
+
+
 async def test_a_router_inside_a_branch_rejoins_its_own_branch(client: Client) -> None:
     steps = MockSteps({"outer": router_by(lambda body: ["a"]), "inner": router_by(lambda body: ["x"])})
     flow = routed_flow([step("outer", "router", branches=[{"id": "a", "when": "true", "steps": [
@@ -152,34 +179,56 @@ async def test_a_router_inside_a_branch_rejoins_its_own_branch(client: Client) -
 
 # --- aggregates ------------------------------------------------------------------------------------------
 
-def slow_for_low_numbers(message: Message, attempt: int) -> Any:
-    """Later parts finish first, so the parts reach the aggregate out of split order; 2 is dropped."""
-    async def handle() -> list[Any]:
-        await asyncio.sleep(0.05 * (5 - message.body))
-        return [] if message.body == 2 else [message.body * 10]
-    return handle()
-
-
 async def test_split_then_aggregate_gives_one_message_with_the_parts_in_split_order(client: Client) -> None:
+    """The even parts take a branch with a step, the odd ones skip ahead (a branch of no steps is no
+    activity), so the odd parts reach the aggregate first: [1, 3, 0, 4] (2 is dropped on the way)."""
     seen: list[Message] = []
 
     def aggregate(message: Message, attempt: int) -> list[Any]:
         seen.append(message)
         return [message.body]
 
-    steps = MockSteps({"split": splitter_of("items"), "double": slow_for_low_numbers, "join": aggregate})
-    flow = routed_flow([step("split", "splitter"), step("double"), step("join", "aggregate"), step("after")],
-                       concurrency=5)
+    steps = MockSteps({"split": splitter_of("items"),
+                       "route": router_by(lambda n: ["even"] if n % 2 == 0 else ["default"]),
+                       "double": lambda message, attempt: [] if message.body == 2 else [message.body * 10],
+                       "join": aggregate})
+    flow = routed_flow([step("split", "splitter"), step("route", "router", branches=[
+        {"id": "even", "when": "$ % 2 = 0", "steps": [step("double")]}]), step("join", "aggregate"), step("after")],
+        concurrency=1)
     async with mock_worker(client, steps) as queue:
         workflow_id, result = await run_flow(client, queue, flow, {"items": [0, 1, 2, 3, 4]})
     assert result.status == "completed"
     [gathered] = seen
-    assert gathered.body == [0, 10, 30, 40], "every part that reached the aggregate, in split order"
+    assert gathered.body == [0, 1, 3, 40], "every part that reached the aggregate, in split order"
     message_id = workflow_id.split(":", 1)[1]
     assert gathered.id == message_id and gathered.metadata["aggregated"] == {
         "group": message_id, "count": 5, "received": 4}
-    assert [call.body for call in steps.calls_to("after")] == [[0, 10, 30, 40]]
+    assert [call.body for call in steps.calls_to("after")] == [[0, 1, 3, 40]]
     assert result.totals.delivered == 1 and result.totals.filtered == 1
+
+
+async def test_a_split_inside_a_branch_between_split_and_aggregate_keeps_the_outer_split_order(
+        client: Client) -> None:
+    """The inner splitter has no aggregate of its own and overwrites ``metadata.split``; the outer
+    aggregate still orders by the outer split, then the inner one, and counts the outer split's parts."""
+    seen: list[Message] = []
+
+    def aggregate(message: Message, attempt: int) -> list[Any]:
+        seen.append(message)
+        return [message.body]
+
+    steps = MockSteps({"orders": splitter_of("orders"), "route": router_by(lambda body: ["many"]),
+                       "lines": splitter_of("lines"), "join": aggregate})
+    flow = routed_flow([step("orders", "splitter"), step("route", "router", branches=[
+        {"id": "many", "when": "true", "steps": [step("lines", "splitter")]}]), step("join", "aggregate")])
+    body = {"orders": [{"lines": ["0.0", "0.1"]}, {"lines": ["1.0", "1.1"]}]}
+    async with mock_worker(client, steps) as queue:
+        workflow_id, result = await run_flow(client, queue, flow, body)
+    assert result.status == "completed"
+    [gathered] = seen
+    message_id = workflow_id.split(":", 1)[1]
+    assert gathered.body == ["0.0", "0.1", "1.0", "1.1"]
+    assert gathered.metadata["aggregated"] == {"group": message_id, "count": 2, "received": 4}
 
 
 async def test_an_aggregate_waits_for_the_parts_in_child_runs(client: Client) -> None:
@@ -195,6 +244,19 @@ async def test_an_aggregate_waits_for_the_parts_in_child_runs(client: Client) ->
     [joined] = steps.calls_to("join")
     assert joined.body == list(range(count)) and joined.batch is None
     assert result.totals.delivered == 1 and result.outputs == [list(range(count))]
+    handed_back = [part for child in await child_results(client, history) for part in child.gathered]
+    assert len(handed_back) == count
+    assert all(part.passthrough == {} and part.passthroughHeaders is None and part.headers == {}
+               for part in handed_back), "not each part's copy of the whole split input"
+
+
+async def child_results(client: Client, history: WorkflowHistory) -> list[FlowRunResult]:
+    results = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
+            payloads = event.child_workflow_execution_completed_event_attributes.result.payloads
+            results += await client.data_converter.decode(payloads, [FlowRunResult])
+    return results
 
 
 async def test_nested_splits_each_gather_at_their_own_aggregate(client: Client) -> None:

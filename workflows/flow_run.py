@@ -23,7 +23,7 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from flows.aggregate_window import is_window_aggregate
-    from flows.aggregation import group_message, is_window_group
+    from flows.aggregation import gathered_part, group_message, is_window_group
     from flows.model import Step
     from flows.plan import is_aggregate, plan_flow
     from flows.step_output import is_webhook_trigger, runs_in_platform, webhook_trigger_output
@@ -75,7 +75,7 @@ class FlowRunWorkflow:
         else:
             await self._fan_out(run.start_at, run.messages, into)
         if into is not None:
-            self._report.result.gathered = into.parts
+            self._report.result.gathered = [gathered_part(part) for part in into.parts]
         self._finished = True
         await workflow.wait_condition(workflow.all_handlers_finished)  # a waiting caller gets its answer first
         return self._report.finish()
@@ -160,7 +160,8 @@ class FlowRunWorkflow:
         gathering = Gathering(at=self._plan.gathers[index])
         await self._carry(self._plan.after[index], parts, gathering)
         if gathering.parts:
-            await self._run_path(gathering.at, group_message(entered, gathering.parts), into, grouped=True)
+            await self._run_path(gathering.at, group_message(entered, gathering.parts, count=len(parts)), into,
+                                 grouped=True)
 
     async def _run_step(self, index: int, message: Message) -> StepResult | None:
         step, lane = self._plan.steps[index], self._plan.lane(index)

@@ -11,7 +11,7 @@ from typing import Any
 
 from jsonata_expressions import ExpressionError, evaluate, is_truthy
 
-MODES = ("first", "all")
+MODES = ("first", "all")  # also in flows/branch_problems.py, which refuses other modes when a flow is saved
 
 
 def process(msg: dict[str, Any], cfg: dict[str, Any], snapshot: dict[str, Any], emit: Any) -> None:
