@@ -11,11 +11,16 @@ from pathlib import Path
 import pytest
 
 from catalog.build_context import assemble
-from catalog.components import LOCAL_BASE_IMAGE, LOCAL_NODE_BASE_IMAGE, CatalogError, load_component
+from catalog.components import LOCAL_BASE_IMAGE, LOCAL_NODE_BASE_IMAGE, NODE_DOCKERFILE, CatalogError, load_component
+from steps.process_channel import node_runtime_command
+from steps.protocol import Message, StepRequest
+from steps.runner import make_runner
+from steps.spec import ContainerSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NODE_MAIN = REPO_ROOT / "conflux_runtime_node" / "main.js"
 TWIN_NODE = REPO_ROOT / "tests" / "components" / "twin-node"
+NODE_PROBE = REPO_ROOT / "tests" / "components" / "probe-node"
 
 pytestmark = pytest.mark.usefixtures("node_tools")
 
@@ -32,8 +37,8 @@ def component(directory: Path, modules: dict[str, str], **descriptor) -> Path:
 
 
 def run_node(directory: Path, requests: list[dict]) -> tuple[list[dict], str, int]:
-    done = subprocess.run(["node", str(NODE_MAIN), str(directory)], capture_output=True, text=True, timeout=30,
-                          input="".join(json.dumps(r) + "\n" for r in requests))
+    done = subprocess.run(node_runtime_command("node", str(NODE_MAIN), str(directory)), capture_output=True,
+                          text=True, timeout=30, input="".join(json.dumps(r) + "\n" for r in requests))
     return [json.loads(line) for line in done.stdout.splitlines()], done.stderr, done.returncode
 
 
@@ -155,6 +160,41 @@ def test_a_main_that_is_not_there_is_fatal_at_start(tmp_path):
     assert events == [{"type": "fatal", "error": {
         "name": "ComponentError", "message": "module ./lib/missing.js not found in the component directory"}}]
     assert code == 2
+
+
+def test_started_without_the_launchs_events_fd_it_says_how_to_start_it(tmp_path):
+    done = subprocess.run(["node", str(NODE_MAIN), str(NODE_PROBE)], capture_output=True, text=True, timeout=30,
+                          input="")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert "writes its events to fd 3, which this process was not given" in done.stderr
+    assert "3>&1 1>&2" in done.stderr
+
+
+def test_the_images_entrypoint_is_the_process_runners_launch():
+    """One launch (events on fd 3, fd 1 to stderr) for both runners: the Dockerfile cannot drift from it."""
+    [entrypoint] = [line for line in NODE_DOCKERFILE.read_text().splitlines() if line.startswith("ENTRYPOINT ")]
+    assert json.loads(entrypoint.removeprefix("ENTRYPOINT ")) == node_runtime_command(
+        "node", "/opt/conflux/runtime/main.js", "/component")
+
+
+@pytest.fixture(scope="module")
+def probe_node_image(docker_engine) -> str:
+    from catalog.build import build_all
+
+    [result] = build_all(component_dirs=[NODE_PROBE], only=["probe-node"], report=None)
+    return result.image
+
+
+@pytest.mark.parametrize("kind", ["process", "docker"])
+async def test_writes_to_fd_1_do_not_corrupt_the_events_on_either_runner(kind, request):
+    """A raw fs.writeSync(1) and a child inheriting stdio, in the image as on the host."""
+    image = request.getfixturevalue("probe_node_image") if kind == "docker" else "conflux/probe-node"
+    spec = ContainerSpec(image=image, component_dir=NODE_PROBE)
+    requests = [StepRequest(id=f"r{n}", function="writes_to_fd1", msg=Message(id=f"m{n}", body={"n": n}))
+                for n in range(2)]
+    outcomes = await make_runner(kind).run_once(spec, requests, 30)
+    assert [(o.error, [m.body for m in o.data], o.ended) for o in outcomes] == [(None, [{"n": 0}], True),
+                                                                               (None, [{"n": 1}], True)]
 
 
 # --- the catalog's side ------------------------------------------------------------------------------
