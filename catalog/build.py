@@ -79,7 +79,7 @@ def build_one(client: docker.DockerClient, info: ComponentInfo, force: bool = Fa
     status = "cached"
     if force or not image_exists(client, info.image):
         with tempfile.TemporaryDirectory(prefix=f"conflux-build-{info.name}-") as context:
-            _docker_build(client, info, assemble(info, Path(context)))
+            _docker_build(client, info, assemble(info, Path(context), BUILD_TIMEOUT_SECONDS))
         status = "built"
     client.images.get(info.image).tag(info.repository, tag=info.version)
     return BuildResult(info.name, info.image, status, time.monotonic() - started)

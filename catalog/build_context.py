@@ -9,15 +9,17 @@ A Node.js component's context is what components/Dockerfile.node copies: ``runti
 (conflux_runtime_node) and ``component/`` with its ``node_modules``. The dependencies in its
 package.json are installed here, on the building host, from the npm registry (``npm ci`` when
 there is a package-lock.json), because the image build itself has no network (the Docker engine
-runs without a bridge) and because the image then needs no npm, only node. Install scripts are
-not run (``--ignore-scripts``): a dependency's script would otherwise run on the platform's host,
-and a native addon compiled there would not match the image's Node.js anyway; such packages fail
-at start with a ``fatal`` naming the module.
+runs without a bridge) and because the image then needs no npm, only node. Without a lock file
+``npm install`` resolves the versions at build time, which the image's digest does not cover: the
+build warns. Install scripts are not run (``--ignore-scripts``): a dependency's script would
+otherwise run on the platform's host, and a native addon compiled there would not match the
+image's Node.js anyway; such packages fail at start with a ``fatal`` naming the module.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -35,6 +37,8 @@ from catalog.components import (
     component_files,
 )
 
+log = logging.getLogger("conflux.build")
+
 REQUIREMENTS_FILE = "requirements.txt"
 LOCK_FILES = ("package-lock.json", "npm-shrinkwrap.json")
 NPM_FLAGS = ["--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
@@ -44,10 +48,11 @@ class VendoringError(Exception):
     """pip could not vendor a component's requirements as pure-Python wheels."""
 
 
-def assemble(info: ComponentInfo, context: Path) -> Path:
-    """Fill ``context`` (an empty directory) and return it."""
+def assemble(info: ComponentInfo, context: Path, timeout_seconds: float) -> Path:
+    """Fill ``context`` (an empty directory) and return it; installing a Node.js component's
+    dependencies may take up to ``timeout_seconds``."""
     if info.runtime == "node":
-        return _assemble_node(info, context)
+        return _assemble_node(info, context, timeout_seconds)
     shutil.copy2(DOCKERFILE, context / "Dockerfile")
     runtime = context / "conflux_runtime"
     runtime.mkdir()
@@ -64,34 +69,47 @@ def assemble(info: ComponentInfo, context: Path) -> Path:
     return context
 
 
-def _assemble_node(info: ComponentInfo, context: Path) -> Path:
+def _assemble_node(info: ComponentInfo, context: Path, timeout_seconds: float) -> Path:
     shutil.copy2(NODE_DOCKERFILE, context / "Dockerfile")
     runtime = context / "runtime"
     runtime.mkdir()
     for source in sorted(NODE_RUNTIME_DIR.glob("*.js")):
         shutil.copy2(source, runtime / source.name)
     _copy_files(info.directory, context / "component")
-    install_node_modules(context / "component")
+    install_node_modules(context / "component", timeout_seconds, origin=info.directory)
     _make_world_readable(context)
     return context
 
 
-def install_node_modules(component: Path) -> None:
+def install_node_modules(component: Path, timeout_seconds: float, origin: Path | None = None) -> None:
     """npm-install the production dependencies of the package.json in ``component`` (a copy of the
-    component's folder) into its node_modules; nothing to do without dependencies."""
+    component's folder ``origin``, which messages name) into its node_modules; nothing to do
+    without dependencies. npm taking longer than ``timeout_seconds`` is a VendoringError."""
+    origin = origin or component
     package = component / PACKAGE_FILE
     if not package.is_file() or not _has_dependencies(package):
         return
     npm = shutil.which("npm")
     if npm is None:
-        raise VendoringError(f"{package} lists dependencies, but this host has no npm to install them: "
-                             "install Node.js and npm (the image build has no network to do it)")
+        raise VendoringError(f"{origin / PACKAGE_FILE} lists dependencies, but this host has no npm to install "
+                             "them: install Node.js and npm (deploy/node_tools.sh; the image build has no network "
+                             "to do it)")
     locked = any((component / name).is_file() for name in LOCK_FILES)
+    if not locked:
+        log.warning("%s has no package-lock.json: `npm install` resolves its dependencies' versions now, and a later "
+                    "build of the same image tag may get other versions; commit a lock file (`npm install` "
+                    "writes one) for reproducible images", origin)
     command = [npm, "ci" if locked else "install", *NPM_FLAGS, *([] if locked else ["--no-package-lock"])]
-    result = subprocess.run(command, cwd=component, capture_output=True, text=True)
+    try:
+        result = subprocess.run(command, cwd=component, capture_output=True, text=True, timeout=timeout_seconds)
+    except subprocess.TimeoutExpired:
+        raise VendoringError(f"installing the npm dependencies of {origin / PACKAGE_FILE} did not finish within "
+                             f"{timeout_seconds:g}s (`npm {command[1]}`): check that this host reaches the npm "
+                             "registry (`npm config get registry`; a proxy goes in `npm config set proxy`)") from None
     if result.returncode != 0:
-        raise VendoringError(f"installing the npm dependencies of {package} failed (npm exit {result.returncode}):\n"
-                             f"{(result.stderr or result.stdout).strip()[-2000:]}")
+        raise VendoringError(f"installing the npm dependencies of {origin / PACKAGE_FILE} failed "
+                             f"(`npm {command[1]}` exit {result.returncode}; is the npm registry reachable from "
+                             f"this host?):\n{(result.stderr or result.stdout).strip()[-2000:]}")
 
 
 def _has_dependencies(package: Path) -> bool:

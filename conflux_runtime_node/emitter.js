@@ -22,6 +22,7 @@ function describeError(error) {
   return { name: 'Error', message: error === undefined || error === null ? 'Not Available' : String(error) };
 }
 
+/** A JSON object: not null, not an array (what a message, a snapshot or the variables must be). */
 function isObject(value) {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -124,4 +125,4 @@ class StepContext {
   }
 }
 
-module.exports = { StepContext, describeError, toMessage };
+module.exports = { StepContext, describeError, isObject, toMessage };

@@ -14,7 +14,7 @@
  * `shutdown(cfg, startupResult)` when the platform closes stdin (at most SHUTDOWN_MS).
  */
 const { ComponentError } = require('./component');
-const { StepContext, describeError } = require('./emitter');
+const { StepContext, describeError, isObject } = require('./emitter');
 const { writeLog } = require('./logs');
 
 const SHUTDOWN_MS = 60000;
@@ -31,7 +31,7 @@ class Executor {
 
   async handle(request) {
     const requestId = request.id === undefined || request.id === null ? '' : String(request.id);
-    const variables = isPlainObject(request.variables) ? request.variables : {};
+    const variables = isObject(request.variables) ? request.variables : {};
     const context = new StepContext(requestId, this._track(request), variables, request.traceparent);
     this.current = context;
     try {
@@ -145,7 +145,7 @@ class Executor {
     if ('snapshot' in request) this._snapshots.set(name, { ...(request.snapshot || {}) });
     if (!this._snapshots.has(name)) this._snapshots.set(name, {});
     const msg = request.msg;
-    if (!isPlainObject(msg)) {
+    if (!isObject(msg)) {
       throw new ComponentError("a process request needs 'msg' (an object)");
     }
     const module = this.component.module(name);
@@ -233,10 +233,6 @@ function elasticMessage(msg) {
     metadata: rest.metadata || {},
     passthrough,
   };
-}
-
-function isPlainObject(value) {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function requireFunction(name) {

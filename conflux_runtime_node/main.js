@@ -1,7 +1,8 @@
 'use strict';
 /**
  * Conflux's in-container runtime for Node.js components written for elastic.io (standard library
- * only): `node main.js [COMPONENT_DIR]` (default $CONFLUX_COMPONENT_DIR or /component).
+ * only): `sh -c 'exec node main.js [COMPONENT_DIR] 3>&1 1>&2'` (default $CONFLUX_COMPONENT_DIR or
+ * /component): events on fd 3, fd 1 pointed at stderr (transport.js says why).
  *
  * It speaks the same step protocol as the Python runtime (docs/step-protocol.md): announces itself
  * with a `ready` event, serves requests from stdin strictly in order, exits 0 at EOF after the
@@ -11,13 +12,18 @@ const { Component, ComponentError } = require('./component');
 const { describeError } = require('./emitter');
 const { Executor } = require('./executor');
 const { writeLog } = require('./logs');
-const { Transport } = require('./transport');
+const { EVENTS_FD, Transport } = require('./transport');
 
 const PROTOCOL_VERSION = 1;
 const RUNTIME_VERSION = '0.1.0';
 
 async function main(argv) {
-  const transport = Transport.takeOverStdio();
+  const transport = Transport.onEventsFd();
+  if (transport === null) {
+    writeLog('error', `the runtime writes its events to fd ${EVENTS_FD}, which this process was not given: start it as `
+      + `sh -c 'exec node ${__filename} COMPONENT_DIR ${EVENTS_FD}>&1 1>&2'`);
+    return 2;
+  }
   const directory = argv[2] || process.env.CONFLUX_COMPONENT_DIR || '/component';
   let component;
   try {

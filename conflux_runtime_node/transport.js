@@ -2,14 +2,15 @@
 /**
  * JSON lines on the protocol channel.
  *
- * The runtime keeps the process's stdout stream for protocol events only: everything else that
- * writes to it (console.log, process.stdout.write in a component or a library) is sent to stderr,
- * so stray output cannot corrupt the protocol stream. (A child process started with inherited
- * stdio still shares fd 1: a component that spawns one should pipe its output.)
+ * Events go to fd 3, which only the runtime writes, and fd 1 is stderr: the runtime is started as
+ * `sh -c 'exec node main.js DIR 3>&1 1>&2'` (components/Dockerfile.node, steps/process_channel.py),
+ * because Node.js cannot dup2 the process's stdout away itself. So nothing else that writes to fd 1
+ * (console.log, fs.writeSync(1), pino's default destination, a child process inheriting stdio, a
+ * native addon) can corrupt the protocol stream: it all reaches the platform as logs.
  *
  * Events are written in bursts, as the Python runtime does: what was sent goes out before the
  * runtime waits for more input, and at most FLUSH_MS after it was sent while step code goes on
- * working (a timer; it fires whenever the step awaits I/O). Events are written to fd 1 directly and
+ * working (a timer; it fires whenever the step awaits I/O). Events are written to fd 3 directly and
  * synchronously, to the last byte: a stream's write of a large burst may still be queued when the
  * process exits (at EOF, or when step code calls process.exit), and that event would be cut.
  */
@@ -18,7 +19,7 @@ const { jsonSafe } = require('./logs');
 
 const FLUSH_MS = 20;
 const NEWLINE = 0x0a;
-const EVENTS_FD = 1;
+const EVENTS_FD = 3;
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /** Write all of `text` to `fd`, waiting a millisecond whenever the reader is behind (a full pipe). */
@@ -42,9 +43,9 @@ class Transport {
     this._timer = null;
   }
 
-  static takeOverStdio() {
-    process.stdout.write = process.stderr.write.bind(process.stderr);
-    return new Transport((text) => writeAll(EVENTS_FD, text), process.stdin);
+  /** The transport on stdin and fd 3; null when fd 3 is not an events channel (started without the shell). */
+  static onEventsFd() {
+    return hasEventsFd() ? new Transport((text) => writeAll(EVENTS_FD, text), process.stdin) : null;
   }
 
   send(event) {
@@ -113,6 +114,19 @@ class Transport {
   }
 }
 
+/**
+ * Whether fd 3 is what the launch gave: a pipe, socket, file or terminal. Without the launch's
+ * `3>&1`, fd 3 is none of these but Node's own event loop (an anonymous inode), or nothing.
+ */
+function hasEventsFd() {
+  try {
+    const stat = fs.fstatSync(EVENTS_FD);
+    return stat.isFIFO() || stat.isSocket() || stat.isFile() || stat.isCharacterDevice();
+  } catch (err) {
+    return false;
+  }
+}
+
 function parseRequest(text) {
   if (!text.trim()) return null;
   let request;
@@ -127,4 +141,4 @@ function parseRequest(text) {
   return request;
 }
 
-module.exports = { Transport, FLUSH_MS };
+module.exports = { Transport, FLUSH_MS, EVENTS_FD };

@@ -80,4 +80,18 @@ def runtime_command(component_dir: Path | None) -> list[str]:
     if node is None:
         raise ImageNotFound(f"{component_dir} is a Node.js component and this host has no `node` "
                             "for the process runner: install Node.js (18 or later), or use the Docker runner")
-    return [node, str(NODE_RUNTIME_DIR / "main.js"), str(component_dir)]
+    return node_runtime_command(node, str(NODE_RUNTIME_DIR / "main.js"), str(component_dir))
+
+
+# Node.js cannot dup2, so a shell does it before it execs node (same pid, nothing stays behind): the
+# events pipe becomes fd 3, which only the runtime writes, and fd 1 becomes stderr, so nothing that
+# writes to fd 1 (fs.writeSync(1), pino's default destination, a child inheriting stdio, an addon)
+# can corrupt an event. A self re-exec (main.js spawning itself with stdio [0, 2, 2, 1]) would do the
+# same at the cost of a second Node.js process per container. components/Dockerfile.node's
+# ENTRYPOINT is this command (tests/test_node_runtime.py holds them equal).
+NODE_LAUNCH_SCRIPT = 'exec "$@" 3>&1 1>&2'
+
+
+def node_runtime_command(node: str, main_js: str, component_dir: str) -> list[str]:
+    """``node main.js COMPONENT_DIR`` with events on fd 3 and fd 1 pointed at stderr."""
+    return ["/bin/sh", "-c", NODE_LAUNCH_SCRIPT, "conflux-node-runtime", node, main_js, component_dir]

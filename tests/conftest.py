@@ -66,7 +66,7 @@ def node_tools() -> None:
     import shutil
 
     if shutil.which("node") is None or shutil.which("npm") is None:
-        message = "Node.js components need node and npm on this host"
+        message = "Node.js components need node and npm on this host (deploy/node_tools.sh installs them)"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)

@@ -4,18 +4,26 @@ Node.js component from a Python one and builds its context. The wire contract sh
 Python runtime is tested in tests/test_runtime_protocol.py."""
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from catalog.build_context import assemble
-from catalog.components import LOCAL_BASE_IMAGE, LOCAL_NODE_BASE_IMAGE, CatalogError, load_component
+from catalog.build import BUILD_TIMEOUT_SECONDS
+from catalog.build_context import VendoringError, assemble, install_node_modules
+from catalog.components import LOCAL_BASE_IMAGE, LOCAL_NODE_BASE_IMAGE, NODE_DOCKERFILE, CatalogError, load_component
+from steps.process_channel import node_runtime_command
+from steps.protocol import Message, StepRequest
+from steps.runner import make_runner
+from steps.spec import ContainerSpec
+from tests.npm_registry import from_the_npm_registry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NODE_MAIN = REPO_ROOT / "conflux_runtime_node" / "main.js"
 TWIN_NODE = REPO_ROOT / "tests" / "components" / "twin-node"
+NODE_PROBE = REPO_ROOT / "tests" / "components" / "probe-node"
 
 pytestmark = pytest.mark.usefixtures("node_tools")
 
@@ -32,8 +40,8 @@ def component(directory: Path, modules: dict[str, str], **descriptor) -> Path:
 
 
 def run_node(directory: Path, requests: list[dict]) -> tuple[list[dict], str, int]:
-    done = subprocess.run(["node", str(NODE_MAIN), str(directory)], capture_output=True, text=True, timeout=30,
-                          input="".join(json.dumps(r) + "\n" for r in requests))
+    done = subprocess.run(node_runtime_command("node", str(NODE_MAIN), str(directory)), capture_output=True,
+                          text=True, timeout=30, input="".join(json.dumps(r) + "\n" for r in requests))
     return [json.loads(line) for line in done.stdout.splitlines()], done.stderr, done.returncode
 
 
@@ -157,6 +165,50 @@ def test_a_main_that_is_not_there_is_fatal_at_start(tmp_path):
     assert code == 2
 
 
+def test_started_without_the_launchs_events_fd_it_says_how_to_start_it(tmp_path):
+    done = subprocess.run(["node", str(NODE_MAIN), str(NODE_PROBE)], capture_output=True, text=True, timeout=30,
+                          input="")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert "writes its events to fd 3, which this process was not given" in done.stderr
+    assert "3>&1 1>&2" in done.stderr
+
+
+def test_the_images_entrypoint_is_the_process_runners_launch():
+    """One launch (events on fd 3, fd 1 to stderr) for both runners: the Dockerfile cannot drift from it."""
+    [entrypoint] = [line for line in NODE_DOCKERFILE.read_text().splitlines() if line.startswith("ENTRYPOINT ")]
+    assert json.loads(entrypoint.removeprefix("ENTRYPOINT ")) == node_runtime_command(
+        "node", "/opt/conflux/runtime/main.js", "/component")
+
+
+@pytest.fixture(scope="module")
+def probe_node_image(docker_engine) -> str:
+    from catalog.build import build_all
+
+    [result] = build_all(component_dirs=[NODE_PROBE], only=["probe-node"], report=None)
+    return result.image
+
+
+@pytest.mark.parametrize("kind", ["process", "docker"])
+async def test_writes_to_fd_1_do_not_corrupt_the_events_on_either_runner(kind, request):
+    """A raw fs.writeSync(1) and a child inheriting stdio, in the image as on the host."""
+    image = request.getfixturevalue("probe_node_image") if kind == "docker" else "conflux/probe-node"
+    spec = ContainerSpec(image=image, component_dir=NODE_PROBE)
+    requests = [StepRequest(id=f"r{n}", function="writes_to_fd1", msg=Message(id=f"m{n}", body={"n": n}))
+                for n in range(2)]
+    outcomes = await make_runner(kind).run_once(spec, requests, 30)
+    assert [(o.error, [m.body for m in o.data], o.ended) for o in outcomes] == [(None, [{"n": 0}], True),
+                                                                               (None, [{"n": 1}], True)]
+
+
+def test_one_module_that_does_not_load_makes_the_whole_component_fatal(tmp_path):
+    """Unlike the sailor, which loads only the step's module: the protocol's fatal-at-start rule."""
+    events, _, code = run_node(component(tmp_path, {"fine": "exports.process = async () => ({ body: 1 });\n",
+                                                    "broken": "require('no_such_module');\n"}),
+                               [process("1", "fine")])
+    assert [e["type"] for e in events] == ["fatal"] and "no_such_module" in events[0]["error"]["message"]
+    assert code == 2
+
+
 # --- the catalog's side ------------------------------------------------------------------------------
 
 
@@ -189,9 +241,46 @@ def test_a_node_main_that_is_missing_is_refused_by_the_catalog(tmp_path):
 
 
 def test_the_build_context_holds_the_runtime_and_the_installed_dependencies(tmp_path):
-    context = assemble(load_component(TWIN_NODE), tmp_path)
+    with from_the_npm_registry("tests/components/twin-node"):
+        context = assemble(load_component(TWIN_NODE), tmp_path, BUILD_TIMEOUT_SECONDS)
     assert (context / "Dockerfile").read_text().startswith("# The Dockerfile of every Node.js component")
     assert sorted(p.name for p in (context / "runtime").iterdir()) == sorted(
         p.name for p in NODE_MAIN.parent.glob("*.js"))
     assert json.loads((context / "component" / "node_modules" / "lodash" / "package.json").read_text())["version"] \
         == "4.17.21"
+
+
+def path_with_fake_npm(directory: Path, script: str) -> str:
+    """Make ``directory`` a component that depends on a package; a PATH whose `npm` runs ``script``."""
+    tools = directory / "bin"
+    tools.mkdir()
+    (tools / "npm").write_text(f"#!/bin/sh\n{script}\n")
+    (tools / "npm").chmod(0o755)
+    component(directory, {"a": "exports.process = async () => null;\n"})
+    (directory / "package.json").write_text(json.dumps({"name": "a", "dependencies": {"left-pad": "^1.3.0"}}))
+    return f"{tools}{os.pathsep}{os.environ['PATH']}"
+
+
+def test_npm_that_does_not_finish_in_time_is_a_vendoring_error_saying_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", path_with_fake_npm(tmp_path, "exec sleep 60"))
+    with pytest.raises(VendoringError, match=r"did not finish within 0.5s \(`npm install`\): check that this host "
+                                             r"reaches the npm registry"):
+        install_node_modules(tmp_path, 0.5)
+
+
+def test_npm_that_fails_names_the_component_and_npms_own_words(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", path_with_fake_npm(tmp_path, "echo 'npm error code E404' >&2; exit 1"))
+    with pytest.raises(VendoringError, match=r"(?s)of /origin/package.json failed \(`npm install` exit 1; is the npm "
+                                             r"registry reachable.*E404"):
+        install_node_modules(tmp_path, 30, origin=Path("/origin"))
+
+
+def test_a_component_without_a_lock_file_builds_with_a_warning_that_versions_may_drift(tmp_path, monkeypatch,
+                                                                                       caplog):
+    monkeypatch.setenv("PATH", path_with_fake_npm(tmp_path, "exit 0"))
+    install_node_modules(tmp_path, 30)
+    assert "has no package-lock.json: `npm install` resolves its dependencies' versions now" in caplog.text
+    caplog.clear()
+    (tmp_path / "package-lock.json").write_text("{}")
+    install_node_modules(tmp_path, 30)
+    assert "package-lock.json" not in caplog.text, "with a lock file `npm ci` installs exactly what it names"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from catalog.build import BUILD_TIMEOUT_SECONDS
 from catalog.build_context import install_node_modules
 from catalog.components import load_catalog
 from conflux.settings import PlatformSettings
@@ -22,6 +23,7 @@ from steps.protocol import Message, RequestOutcome, StepRequest
 from steps.runner import StepRunner, make_runner
 from steps.spec import ContainerSpec
 from tests.flow_helpers import make_flow, run_flow
+from tests.npm_registry import from_the_npm_registry
 from worker.main import running_worker
 
 COMPONENTS = Path(__file__).resolve().parent / "components"
@@ -82,7 +84,8 @@ def twin_dirs(node_tools, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     (the image build installs them the same way)."""
     node = tmp_path_factory.mktemp("twins") / "twin-node"
     shutil.copytree(TWINS["node"], node, ignore=shutil.ignore_patterns("node_modules"))
-    install_node_modules(node)
+    with from_the_npm_registry("tests/components/twin-node"):
+        install_node_modules(node, BUILD_TIMEOUT_SECONDS)
     return {"node": node, "python": TWINS["python"]}
 
 
@@ -90,7 +93,8 @@ def twin_dirs(node_tools, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 def twin_images(docker_engine, node_tools) -> dict[str, str]:
     from catalog.build import build_all
 
-    results = build_all(component_dirs=list(TWINS.values()), only=["twin-node", "twin-python"], report=None)
+    with from_the_npm_registry("the twin-node image"):
+        results = build_all(component_dirs=list(TWINS.values()), only=["twin-node", "twin-python"], report=None)
     return {result.name.removeprefix("twin-"): result.image for result in results}
 
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conflux_runtime import PROTOCOL_VERSION
+from steps.process_channel import node_runtime_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROBE = REPO_ROOT / "tests" / "components" / "probe"
@@ -27,10 +29,10 @@ class Runtime:
     name: str
     probe: Path
     main_file: str  # what a one-function test component's "main" names
-    command_prefix: tuple[str, ...]
+    launch: Callable[[str], list[str]]  # the command that serves a component directory
 
     def command(self, component: Path) -> list[str]:
-        return [*self.command_prefix, str(component)]
+        return self.launch(str(component))
 
     def write_component(self, directory: Path, source: str) -> Path:
         """A component with one action 'a' implemented by ``source``."""
@@ -40,9 +42,9 @@ class Runtime:
         return directory
 
 
-PYTHON = Runtime("python", PROBE, "a.py", (sys.executable, "-m", "conflux_runtime"))
-NODE = Runtime("node", NODE_PROBE, "a.js",
-               (shutil.which("node") or "node", str(REPO_ROOT / "conflux_runtime_node" / "main.js")))
+PYTHON = Runtime("python", PROBE, "a.py", lambda component: [sys.executable, "-m", "conflux_runtime", component])
+NODE = Runtime("node", NODE_PROBE, "a.js", lambda component: node_runtime_command(
+    shutil.which("node") or "node", str(REPO_ROOT / "conflux_runtime_node" / "main.js"), component))
 
 
 @pytest.fixture(params=[PYTHON, NODE], ids=lambda runtime: runtime.name)
@@ -83,6 +85,15 @@ def test_prints_go_to_stderr_not_the_protocol_stream(runtime):
     events, stderr, _ = run_runtime(runtime, [request("a", "echo", {"x": 1})])
     assert all("type" in e for e in events)
     assert "echo writes to stdout" in stderr
+
+
+def test_writes_that_bypass_the_languages_stdout_reach_stderr_not_the_protocol_stream(runtime):
+    """fd 1 itself is stderr: a raw write to it, or a child process inheriting it, cannot corrupt an event."""
+    events, stderr, code = run_runtime(runtime, [request("a", "writes_to_fd1", {"x": 1}), request("b", "echo")])
+    assert [(e.get("id"), e["type"]) for e in events] == [(None, "ready"), ("a", "data"), ("a", "end"),
+                                                         ("b", "data"), ("b", "end")]
+    assert "noise written to fd 1" in stderr and "noise from a child process" in stderr
+    assert code == 0
 
 
 def test_a_line_that_is_not_json_is_answered_with_a_null_id_error_and_serving_goes_on(runtime):

@@ -2,6 +2,7 @@
 
 import os
 import socket
+import subprocess
 import time
 
 from conflux_runtime import Rebound
@@ -9,6 +10,13 @@ from conflux_runtime import Rebound
 
 def echo(msg):
     print("echo writes to stdout; the runtime must route this to stderr")
+    return msg["body"]
+
+
+def writes_to_fd1(msg):
+    """What bypasses sys.stdout: a raw write to fd 1 and a child process inheriting stdio."""
+    os.write(1, b"noise written to fd 1\n")
+    subprocess.run(["sh", "-c", "echo noise from a child process"], check=True)
     return msg["body"]
 
 
