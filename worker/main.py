@@ -18,7 +18,7 @@ from activities.start_runs import start_runs
 from catalog.components import ComponentInfo, load_catalog
 from conflux.logs import configure_logging
 from conflux.settings import PlatformSettings
-from conflux.temporal import connect
+from conflux.temporal import connect_patiently
 from steps.pool import WarmPool
 from steps.runner import StepRunner, make_runner
 from worker.metrics import serving_metrics, temporal_runtime
@@ -74,7 +74,7 @@ async def serve(settings: PlatformSettings) -> None:
     if removed:
         log.info("removed %d step container(s) left over by an earlier worker", removed)
     catalog = load_catalog(settings.component_dirs)
-    client = await connect(settings, temporal_runtime(settings))
+    client = await connect_patiently(settings, temporal_runtime(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
