@@ -37,7 +37,7 @@ EXPECTED: dict[str, tuple[type[StepFailure], str]] = {
 @pytest.fixture
 def small_lines(runner: StepRunner) -> StepRunner:
     """The parametrised runner's kind, with a line limit the probe's oversized line exceeds."""
-    return make_runner(runner.kind, max_line_bytes=LINE_LIMIT)
+    return make_runner("docker" if runner.kind == "docker" else "process", max_line_bytes=LINE_LIMIT)
 
 
 @pytest.mark.parametrize("mode", ["one-shot", "long-lived"])
