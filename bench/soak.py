@@ -104,7 +104,9 @@ def container_memory(client: docker.DockerClient) -> dict[str, float]:
     found = {}
     for summary in list_containers(client, labels=[f"conflux.flow={FLOW_ID}"], status="running"):
         container = client.containers.get(summary.id)
-        stats = container.stats(stream=False)["memory_stats"]
+        sample = container.stats(stream=False)
+        assert isinstance(sample, dict)  # one sample, not a stream
+        stats = sample["memory_stats"]
         cache = stats.get("stats", {}).get("inactive_file", 0)
         name = f"{container.labels.get('conflux.step')} #{container.labels.get('conflux.replica')}"
         found[name] = (stats.get("usage", 0) - cache) / (1 << 20)
