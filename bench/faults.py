@@ -255,10 +255,10 @@ async def send_all(api: httpx.AsyncClient, planned: list[int], seconds: float, s
     sender is free."""
     sent = Sent()
     tag = uuid.uuid4().hex[:8]
-    queue_ = iter(enumerate(planned))
+    order = iter(enumerate(planned))
 
     async def sender() -> None:
-        for index, n in queue_:  # shared: each n is taken by one sender
+        for index, n in order:  # shared: each n is taken by one sender
             await asyncio.sleep(max(0.0, began + index * seconds / len(planned) - time.monotonic()))
             await send_one(api, n, f"faults-{tag}-{n}", sent)
 

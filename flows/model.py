@@ -24,6 +24,7 @@ def backoff_delay(initial: float, backoff: float, attempt: int, maximum: float) 
 
 MAX_VERSION = 2**63 - 1  # the largest integer SQLite stores: a version asked for beyond it names none
 
+
 class RateLimit(BaseModel):
     """Messages a flow accepts per second, across every API process; past it a sender gets 429."""
 
