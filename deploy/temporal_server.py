@@ -61,20 +61,58 @@ def start_dev_command(port: int, *, ui_port: int | None = None, http_port: int |
     return command
 
 
+class DevServer:
+    """A headless dev server on ports chosen once, so it can be stopped and started again where the
+    platform's processes expect it: with a ``db_file`` it comes back with every workflow it had
+    (bench/faults.py restarts one under load)."""
+
+    def __init__(self, log_path: Path | None = None, *, db_file: Path | None = None,
+                 sqlite_pragmas: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.command = start_dev_command(self.port, http_port=free_port(), metrics_port=free_port(),
+                                         db_file=db_file, sqlite_pragmas=sqlite_pragmas)
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with open(self.log_path or "/dev/null", "ab") as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, 60, self.process, "the Temporal dev server", self.log_path)
+        time.sleep(0.5)  # the frontend accepts connections a moment before the namespace is ready
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, 10)
+
+    def restart(self) -> float:
+        """SIGTERM, then the same command again; seconds from the stop until it answers again."""
+        began = time.monotonic()
+        self.stop()
+        self.start()
+        return time.monotonic() - began
+
+
 @contextlib.contextmanager
 def dev_server(log_path: Path | None = None, *, db_file: Path | None = None,
                sqlite_pragmas: dict[str, str] | None = None) -> Iterator[str]:
     """A throwaway headless dev server on free ports (tests, benchmarks), in memory unless given a
     ``db_file`` (the embedded default's file store): yields its address, and stops it by pid on the
     way out."""
-    port = free_port()
-    command = start_dev_command(port, http_port=free_port(), metrics_port=free_port(), db_file=db_file,
-                                sqlite_pragmas=sqlite_pragmas)
-    with open(log_path or "/dev/null", "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    with running_dev_server(log_path, db_file=db_file, sqlite_pragmas=sqlite_pragmas) as server:
+        yield server.address
+
+
+@contextlib.contextmanager
+def running_dev_server(log_path: Path | None = None, *, db_file: Path | None = None,
+                       sqlite_pragmas: dict[str, str] | None = None) -> Iterator[DevServer]:
+    """As :func:`dev_server`, yielding the server itself (to restart it)."""
+    server = DevServer(log_path, db_file=db_file, sqlite_pragmas=sqlite_pragmas)
     try:
-        wait_for_port(port, 60, process, "the Temporal dev server", log_path)
-        time.sleep(0.5)  # the frontend accepts connections a moment before the namespace is ready
-        yield f"127.0.0.1:{port}"
+        server.start()
+        yield server
     finally:
-        stop_process(process, 10)
+        server.stop()

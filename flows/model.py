@@ -23,6 +23,9 @@ def backoff_delay(initial: float, backoff: float, attempt: int, maximum: float) 
     return min(initial * backoff ** (attempt - 1), maximum)
 
 
+MAX_VERSION = 2**63 - 1  # the largest integer SQLite stores: a version asked for beyond it names none
+
+
 class RateLimit(BaseModel):
     """Messages a flow accepts per second, across every API process; past it a sender gets 429."""
 

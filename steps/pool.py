@@ -194,6 +194,18 @@ class WarmPool:
 
     async def _call_replica(self, key: WarmKey, replica: _Replica, requests: list[StepRequest], timeout: float,
                             attempts: int) -> Sequence[Outcome]:
+        """The requests as one exchange; when the container kept failing on it, each request again
+        on its own: one message that breaks its container (garbage on the wire, a crash, a hang)
+        then fails alone instead of taking the others of its batch with it."""
+        outcomes = await self._call_together(key, replica, requests, timeout, attempts)
+        if len(requests) < 2 or not outcomes or not isinstance(outcomes[0], StepFailure):
+            return outcomes
+        log.warning("%s: trying its %d messages one by one", key, len(requests))
+        return [outcome for request in requests
+                for outcome in await self._call_together(key, replica, [request], timeout, attempts)]
+
+    async def _call_together(self, key: WarmKey, replica: _Replica, requests: list[StepRequest], timeout: float,
+                             attempts: int) -> Sequence[Outcome]:
         async with replica.lock:
             for attempt in range(1, attempts + 1):
                 try:

@@ -119,6 +119,8 @@ async def test_bad_bodies_and_unknown_keys_are_400_with_cors(codec_api: httpx.As
     malformed = await codec_api.post("/codec/decode", content=b'{"payloads": 3}', headers={"Origin": UI_ORIGIN})
     assert malformed.status_code == 400 and "protobuf JSON" in malformed.json()["error"]
     assert malformed.headers["access-control-allow-origin"] == UI_ORIGIN, "the UI can read the error"
+    not_utf8 = await codec_api.post("/codec/encode", content=b"\xbb\x9a", headers={"Origin": UI_ORIGIN})
+    assert not_utf8.status_code == 400 and "protobuf JSON" in not_utf8.json()["error"]  # was a 500 (test_api_fuzz)
     [foreign] = await codec(NEW).encode([json_payload("x")])
     unknown = await codec_api.post("/codec/decode", json=as_json(foreign))
     assert unknown.status_code == 400 and "key 'new'" in unknown.json()["error"]

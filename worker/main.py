@@ -23,7 +23,7 @@ from conflux.credential_store import CredentialStore
 from conflux.keys import load_key_ring
 from conflux.logs import configure_logging
 from conflux.settings import PlatformSettings
-from conflux.temporal import connect
+from conflux.temporal import connect_patiently
 from conflux.tracing import configure_tracing
 from steps.pool import WarmPool
 from steps.runner import StepRunner, make_runner
@@ -86,7 +86,7 @@ async def serve(settings: PlatformSettings) -> None:
     if removed:
         log.info("removed %d step container(s) left over by an earlier worker", removed)
     catalog = load_catalog(settings.component_dirs)
-    client = await connect(settings, temporal_runtime(settings))
+    client = await connect_patiently(settings, temporal_runtime(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -54,7 +54,7 @@ async def _apply(request: Request, services: Services, coding: Coding, what: str
     headers = cors_headers(request, services)
     try:
         payloads = json_format.Parse(await request.body(), Payloads())
-    except json_format.ParseError as exc:
+    except (json_format.ParseError, UnicodeDecodeError) as exc:  # a body that is not UTF-8 is no JSON either
         raise ApiError(400, f"POST /codec/{what} takes Temporal Payloads as protobuf JSON "
                             f'({{"payloads": [{{"metadata": {{...}}, "data": "<base64>"}}]}}): {exc}',
                        headers=headers) from None

@@ -19,7 +19,7 @@ from api.publishing import reach_what_runs
 from api.responses import CamelModel
 from api.services import Services, ServicesDep
 from api.store import FlowExists, SaveOutcome, StoredFlow
-from flows.model import Flow
+from flows.model import MAX_VERSION, Flow
 from flows.validation import FlowInvalid, Problem, credential_problems, parse_flow
 
 router = APIRouter(tags=["flows"])
@@ -94,7 +94,7 @@ async def list_flows(services: ServicesDep) -> FlowList:
 @router.get("/flows/{flow_id}", response_model=Flow,
             responses={404: {"description": "unknown flow or version, or a flow with only a draft"}})
 async def get_flow(flow_id: str, response: Response, services: ServicesDep,
-                   version: Annotated[int | None, Query(ge=1)] = None) -> Flow:
+                   version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None) -> Flow:
     """The active (or the given) version's definition (round-trips through PUT); its revision is the ETag."""
     stored = await load_flow(services, flow_id, version, draft_only_status=404)
     response.headers["ETag"] = f'"{stored.revision}"'

@@ -17,7 +17,7 @@ from api.responses import CamelModel
 from api.routes.definitions import FLOW_BODY, FlowSaved, missing_references, read_definition, saved_body
 from api.services import Services, ServicesDep
 from api.store import SaveOutcome, StoredDraft
-from flows.model import Flow
+from flows.model import MAX_VERSION, Flow
 
 router = APIRouter(tags=["drafts and publishing"])
 
@@ -31,8 +31,9 @@ class DraftBody(CamelModel):
 
 
 class PublishRequest(CamelModel):
-    version: int | None = Field(default=None, ge=1, description="make this earlier version active again (a "
-                                                                "rollback); without it, the draft is published")
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION,
+                                description="make this earlier version active again (a rollback); without it, "
+                                            "the draft is published")
 
 
 class FlowPublished(FlowSaved):

@@ -88,15 +88,20 @@ def _require_webhook(flow: Flow) -> None:
                             f"run it now with POST /flows/{flow.id}/executions", reason="wrong_trigger")
 
 
+# ``receive`` reads the extra path from the request (one handler for both shapes), so the spec is told of it
+EXTRA_PATH = {"parameters": [{"name": "extra", "in": "path", "required": True, "schema": {"type": "string"},
+                              "description": "the rest of the path, the message's `path`"}]}
+
+
 def _add_routes() -> None:
     """One route per prefix, method and shape, so each has its own OpenAPI operation id; only
     ``/hooks`` is documented, ``/hook`` is the elastic.io spelling of the same thing."""
     for prefix in PREFIXES:
         for method in METHODS:
-            for suffix, name in (("", "hook"), ("/{extra:path}", "hook_extra_path")):
+            for suffix, name, extra in (("", "hook", None), ("/{extra:path}", "hook_extra_path", EXTRA_PATH)):
                 router.add_api_route(f"{prefix}/{{flow_id}}{suffix}", receive, methods=[method], status_code=202,
                                      response_model=HookAccepted, include_in_schema=prefix == "/hooks",
-                                     responses=REPLY_RESPONSES,
+                                     responses=REPLY_RESPONSES, openapi_extra=extra,
                                      operation_id=f"{name}_{method.lower()}{prefix.replace('/', '_')}")
 
 

@@ -188,3 +188,37 @@ def fill_tmp(msg):
         except OSError as exc:
             raise RuntimeError(f"/tmp took {written} MB, then: {exc.strerror}") from None
     return {"written_mb": written}
+
+
+# --- a container that writes garbage on the protocol stream (tests/test_garbage_lines.py) ------------
+
+GARBAGE_LINE_BYTES = 128 * 1024  # twice the line limit those tests give the runner
+
+
+def garbage(msg):
+    """Writes ``body.kind`` of garbage on the protocol stream itself, behind the runtime's back (as
+    a library holding the original stdout, or a runtime with a bug, would), then goes on as asked;
+    a message without a ``kind`` is echoed, so the same step also works."""
+    import gc
+    import json
+    import random
+    import sys
+
+    kind = msg["body"].get("kind")
+    if kind is None:
+        return msg["body"]
+    [stream] = [o for o in gc.get_objects() if type(o).__name__ == "Transport"]
+    out = stream._out
+    noise = random.Random(7).randbytes(200).replace(b"\n", b"") + b"\n"
+    lines = {"random": noise, "random-then-hang": noise, "truncated": b'{"type": "data", "id": "',
+             "truncated-then-exit": b'{"type": "data", "id": "',
+             "oversized": b'{"type": "data", "pad": "' + b"x" * GARBAGE_LINE_BYTES + b'"}\n',
+             "wrong-id": json.dumps({"type": "end", "id": "nobody-asked"}).encode() + b"\n"}
+    out.write(lines[kind])
+    out.flush()
+    if kind == "random-then-hang":
+        time.sleep(3600)
+    if kind == "truncated-then-exit":
+        sys.stderr.flush()
+        os._exit(0)
+    return msg["body"]  # the runtime's own events follow the garbage
