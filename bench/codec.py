@@ -61,7 +61,8 @@ async def main(repeat: int, runner: RunnerKind) -> None:
     with tempfile.TemporaryDirectory() as state, dev_server(db_file=Path(state) / "temporal.db") as address:
         settings = ApiSettings(temporal_address=address, task_queue=f"bench-codec-{uuid.uuid4().hex[:6]}",
                                db_path=Path(state) / "conflux.db", blob_dir=Path(state) / "blobs",
-                               keys=new_key_line().replace(" ", ":", 1))
+                               keys=new_key_line().replace(" ", ":", 1),
+                               api_auth=False)  # benchmarks measure flows, not tokens
         small = await alternating(settings, runner, repeat)
         large = await alternating(settings, runner, repeat, LARGE_BODY)
     print(f"'{FLOW['name']}', {runner} runner with {STANDBY} standby per image, webhook accepted -> last step done "

@@ -16,7 +16,6 @@ dev server, the API and a worker as processes; needs Docker).
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from collections import Counter
@@ -25,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from bench.load import send_paced
 from bench.platform import platform_processes
 from bench.sink import Sink
 from catalog.build import build_all
@@ -60,47 +60,18 @@ class Answers:
 async def flood(port: int, flow_id: str, rate: float, seconds: float, first_n: int) -> Answers:
     """``rate`` requests per second for ``seconds``, request ``i`` planned at ``i / rate``."""
     answers = Answers()
-    total = int(rate * seconds)
-    planned = iter(range(total))
-    began = time.perf_counter()
 
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            for index in planned:
-                at = began + index / rate
-                await asyncio.sleep(max(0.0, at - time.perf_counter()))
-                answers.late = max(answers.late, time.perf_counter() - at)
-                n = first_n + index
-                body = json.dumps({"n": n}).encode()
-                writer.write(f"POST /hooks/{flow_id} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                             f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-                try:
-                    status, headers = await read_answer(reader)
-                except (OSError, asyncio.IncompleteReadError) as exc:
-                    answers.statuses[type(exc).__name__] += 1
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                    continue
-                answers.statuses[status] += 1
-                if status == 202:
-                    answers.accepted.append(n)
-                elif status == 429:
-                    retry_after = headers.get("retry-after")
-                    answers.retry_after[retry_after or "missing"] += 1
-                    answers.without_retry_after += retry_after is None
-        finally:
-            writer.close()
+    def answered(n: int, status: int | str, headers: dict[str, str]) -> None:
+        answers.statuses[status] += 1
+        if status == 202:
+            answers.accepted.append(n)
+        elif status == 429:
+            retry_after = headers.get("retry-after")
+            answers.retry_after[retry_after or "missing"] += 1
+            answers.without_retry_after += retry_after is None
 
-    await asyncio.gather(*(connection() for _ in range(CONNECTIONS)))
+    answers.late = await send_paced(port, f"/hooks/{flow_id}", rate, seconds, first_n, CONNECTIONS, answered)
     return answers
-
-
-async def read_answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    headers = {name.strip().lower().decode(): value.strip().decode() for name, _, value in
-               (line.partition(b":") for line in head.split(b"\r\n")[1:] if line)}
-    await reader.readexactly(int(headers.get("content-length", "0")))
-    return int(head[9:12]), headers
 
 
 async def delivered_within(sink: Sink, numbers: list[int], seconds: float) -> float | None:

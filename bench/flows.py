@@ -168,7 +168,8 @@ async def main(repeat: int, seconds: float) -> None:
     images = [catalog[name].image for name in STEP_COMPONENTS]
     with tempfile.TemporaryDirectory() as state, dev_server(db_file=Path(state) / "temporal.db") as address:
         settings = ApiSettings(temporal_address=address, task_queue=f"bench-{uuid.uuid4().hex[:6]}",
-                               db_path=Path(state) / "conflux.db", blob_dir=Path(state) / "blobs")
+                               db_path=Path(state) / "conflux.db", blob_dir=Path(state) / "blobs",
+                               api_auth=False)  # benchmarks measure flows, not tokens
         standby = await flow_latency(settings, "docker", repeat, STANDBY)
         cold = await flow_latency(settings, "docker", repeat, 0)
         docker_runs = await three_docker_runs(images, repeat)

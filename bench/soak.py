@@ -15,7 +15,6 @@ and a worker as processes; needs Docker).
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -28,6 +27,7 @@ from typing import Any
 import docker
 import httpx
 
+from bench.load import send_paced
 from bench.platform import platform_processes
 from bench.sink import Sink
 from catalog.build import build_all
@@ -60,36 +60,13 @@ class Load:
 
 async def steady(port: int, rate: float, seconds: float, first_n: int, load: Load) -> None:
     """``rate`` webhooks a second for ``seconds``, request ``i`` planned at ``i / rate``."""
-    planned = iter(range(int(rate * seconds)))
-    began = time.perf_counter()
+    def answered(n: int, status: int | str, _headers: dict[str, str]) -> None:
+        load.statuses[status] += 1
+        if status == 202:
+            load.accepted[n] = time.perf_counter()
 
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            for index in planned:
-                at = began + index / rate
-                await asyncio.sleep(max(0.0, at - time.perf_counter()))
-                load.late = max(load.late, time.perf_counter() - at)
-                n = first_n + index
-                body = json.dumps({"n": n}).encode()
-                writer.write(f"POST /hooks/{FLOW_ID} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                             f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-                status = await read_status(reader)
-                load.statuses[status] += 1
-                if status == 202:
-                    load.accepted[n] = time.perf_counter()
-        finally:
-            writer.close()
-
-    await asyncio.gather(*(connection() for _ in range(CONNECTIONS)))
-
-
-async def read_status(reader: asyncio.StreamReader) -> int:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")[1:]
-                   if line.lower().startswith(b"content-length:")), 0)
-    await reader.readexactly(length)
-    return int(head[9:12])
+    late = await send_paced(port, f"/hooks/{FLOW_ID}", rate, seconds, first_n, CONNECTIONS, answered)
+    load.late = max(load.late, late)
 
 
 def rss_mb(pid: int) -> float:

@@ -110,3 +110,12 @@ def runner(request: pytest.FixtureRequest):
         request.getfixturevalue("component_images")
         request.getfixturevalue("probe_image")
     return make_runner(request.param)
+
+
+@pytest.fixture(scope="module")
+def file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A dev server of the module's own on the file store, as the embedded default runs it, and its
+    database file: for tests that look into what Temporal keeps."""
+    folder = tmp_path_factory.mktemp("temporal-file")
+    with dev_server(folder / "server.log", db_file=folder / "temporal.db") as address:
+        yield address, folder / "temporal.db"

@@ -19,7 +19,6 @@ from catalog.components import load_catalog
 from conflux.credential_store import CredentialMissing, CredentialStore
 from conflux.keys import DecryptFailed, KeyRing, new_key_line
 from conflux.temporal import connect, encryption_codec
-from deploy.temporal_server import dev_server
 from flows.model import Flow
 from flows.validation import credential_problems
 from tests.api_harness import api_client, api_settings, api_with_worker
@@ -83,13 +82,6 @@ def keyed_image(docker_engine) -> str:
 
     [result] = build_all(component_dirs=[KEYED_DIR], only=["keyed"], report=None)
     return result.image
-
-
-@pytest.fixture(scope="module")
-def file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    folder = tmp_path_factory.mktemp("temporal-credentials")
-    with dev_server(folder / "server.log", db_file=folder / "temporal.db") as address:
-        yield address, folder / "temporal.db"
 
 
 @pytest.fixture(scope="module")

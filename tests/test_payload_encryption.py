@@ -4,7 +4,7 @@ a file-backed Temporal whose database (and the blob folder) must hold no plainte
 import base64
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from catalog.components import load_catalog
 from conflux.keys import DecryptFailed, UnknownKey, load_key_ring, new_key_line
 from conflux.payload_codec import ENCODING, KEY_ID_FIELD, EncryptionCodec
 from conflux.temporal import connect
-from deploy.temporal_server import dev_server
 from steps.protocol import Message
 from tests.api_harness import api_settings, api_with_worker
 from tests.flow_helpers import make_flow
@@ -136,13 +135,6 @@ ECHO_FLOW: dict[str, Any] = {
 BREAK_FLOW: dict[str, Any] = {**ECHO_FLOW, "id": "breaks", "name": "Breaks",
               "steps": [{"id": "boom", "component": "transform", "function": "transform",
                          "config": {"expression": f'$error("refused: {MARKER}")'}, "retry": {"max_attempts": 1}}]}
-
-
-@pytest.fixture(scope="module")
-def file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    folder = tmp_path_factory.mktemp("temporal-file")
-    with dev_server(folder / "server.log", db_file=folder / "temporal.db") as address:
-        yield address, folder / "temporal.db"
 
 
 @pytest.fixture(scope="module")
