@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from deploy.temporal_server import dev_server
+from tests.loopback import LoopbackServer, Sink
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -119,3 +120,12 @@ def file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     folder = tmp_path_factory.mktemp("temporal-file")
     with dev_server(folder / "server.log", db_file=folder / "temporal.db") as address:
         yield address, folder / "temporal.db"
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[Sink]:
+    """A loopback HTTP target at ``<url>/sink`` keeping what flows delivered (tests/loopback.py)."""
+    received = Sink()
+    with LoopbackServer({"/sink": received.route}) as server:
+        received.url, received.server = server.url, server
+        yield received

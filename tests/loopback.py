@@ -4,6 +4,7 @@ import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 Answer = tuple[int, object]
 
@@ -64,3 +65,29 @@ def _parsed(raw: bytes) -> object:
         return json.loads(raw)
     except ValueError:
         return raw
+
+
+class Sink:
+    """What the flows delivered: each body the last step posted, by message id."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.url = ""
+        self.server: LoopbackServer | None = None
+
+    def route(self, _method: str, _path: str, _query: str, body: object) -> tuple[int, object]:
+        with self.lock:
+            self.bodies.append(body if isinstance(body, dict) else {"raw": body})
+        return 200, {"ok": True}
+
+    def of(self, flow_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [body for body in self.bodies if body.get("flow") == flow_id]
+
+    def keys_of(self, flow_id: str) -> list[str]:
+        """The Idempotency-Key headers of the flow's deliveries."""
+        assert self.server is not None
+        return [headers.get("idempotency-key", "") for (_, _, body), headers
+                in zip(self.server.received, self.server.received_headers, strict=True)
+                if isinstance(body, dict) and body.get("flow") == flow_id]

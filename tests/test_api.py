@@ -17,8 +17,8 @@ from api.app import create_app
 from api.settings import ApiSettings
 from conflux.temporal import connect
 from tests.api_harness import api_settings, api_with_worker
-from tests.loopback import LoopbackServer
-from tests.test_realtime import Sink, realtime_flow, status_when, until_running
+from tests.loopback import LoopbackServer, Sink
+from tests.test_realtime import realtime_flow, status_when, until_running
 from tests.waiting import finished, until
 
 pytestmark = pytest.mark.temporal

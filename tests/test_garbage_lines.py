@@ -17,7 +17,8 @@ from conflux.temporal import connect
 from steps.errors import PayloadTooLarge, ProtocolViolation, StepFailure
 from steps.pool import WarmPool
 from steps.runner import StepRunner, make_runner
-from tests.test_realtime import Sink, define_and_start, delivered_numbers, status, until_running
+from tests.loopback import Sink
+from tests.test_realtime import define_and_start, delivered_numbers, status, until_running
 from tests.test_runners import probe_spec, request
 from tests.waiting import until
 from worker.main import build_worker
@@ -65,16 +66,6 @@ async def run(runner: StepRunner, spec: Any, function: str, body: dict[str, Any]
 
 
 # --- a real-time flow's warm containers ----------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def sink() -> Any:
-    from tests.loopback import LoopbackServer
-
-    received = Sink()
-    with LoopbackServer({"/sink": received.route}) as server:
-        received.url, received.server = server.url, server
-        yield received
-
 
 @pytest.fixture(scope="module")
 async def garbage_rt(temporal_address: str, tmp_path_factory: pytest.TempPathFactory, component_images: dict,

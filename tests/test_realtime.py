@@ -5,7 +5,6 @@ import asyncio
 import functools
 import os
 import signal
-import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -21,39 +20,13 @@ from steps.pool import WarmPool
 from steps.runner import make_runner
 from tests.containers import containers_with, kill
 from tests.flow_helpers import start_worker_process
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, Sink
 from tests.test_polling import RecordSource, polling_flow_definition
 from tests.waiting import until
 from worker.main import build_worker
 
 pytestmark = pytest.mark.docker
 DEADLINE = 90.0
-
-
-class Sink:
-    """What the flows delivered: each body the last step posted, by message id."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        self.url = ""
-        self.server: LoopbackServer | None = None
-
-    def route(self, _method: str, _path: str, _query: str, body: object) -> tuple[int, object]:
-        with self.lock:
-            self.bodies.append(body if isinstance(body, dict) else {"raw": body})
-        return 200, {"ok": True}
-
-    def of(self, flow_id: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [body for body in self.bodies if body.get("flow") == flow_id]
-
-    def keys_of(self, flow_id: str) -> list[str]:
-        """The Idempotency-Key headers of the flow's deliveries."""
-        assert self.server is not None
-        return [headers.get("idempotency-key", "") for (_, _, body), headers
-                in zip(self.server.received, self.server.received_headers, strict=True)
-                if isinstance(body, dict) and body.get("flow") == flow_id]
 
 
 def realtime_flow(flow_id: str, sink_url: str, *, version_tag: int = 1, replicas: int = 1,
@@ -71,14 +44,6 @@ def realtime_flow(flow_id: str, sink_url: str, *, version_tag: int = 1, replicas
              "retry": {"max_attempts": 3, "initial_interval": 0.2}},
         ],
     }
-
-
-@pytest.fixture(scope="module")
-def sink() -> Any:
-    received = Sink()
-    with LoopbackServer({"/sink": received.route}) as server:
-        received.url, received.server = server.url, server
-        yield received
 
 
 @pytest.fixture(scope="module")
