@@ -16,7 +16,8 @@ from flows.model import Trigger
 from steps.protocol import Message
 from tests.flow_helpers import run_flow
 from tests.mock_activities import Crash, Fail, MockSteps, Rebound, connect_client, eventually, make_flow, mock_worker
-from workflows.flow_run import BATCH_SIZE, LEAF_MESSAGES, MAX_CHILDREN, FlowRunWorkflow, batch_size, branch_size
+from workflows.flow_run import FlowRunWorkflow
+from workflows.flow_walk import BATCH_SIZE, LEAF_MESSAGES, MAX_CHILDREN, batch_size, branch_size
 from workflows.models import FlowRunInput, FlowRunResult
 from workflows.run_report import MAX_FAILURES, MAX_OUTPUTS, MAX_RECORDS
 from workflows.search import FAILED_STEP, FLOW_ID, flow_search_attributes

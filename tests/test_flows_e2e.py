@@ -22,7 +22,7 @@ from tests.conftest import REPO_ROOT
 from tests.flow_helpers import make_flow, run_flow, start_worker_process
 from tests.loopback import LoopbackServer
 from worker.main import running_worker
-from workflows.flow_run import LEAF_MESSAGES
+from workflows.flow_walk import LEAF_MESSAGES
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from flows.model import Flow
 from steps.protocol import Message
 from tests.flow_helpers import run_flow
 from tests.mock_activities import MockSteps, connect_client, mock_worker
-from workflows.flow_run import LEAF_MESSAGES
+from workflows.flow_walk import LEAF_MESSAGES
 from workflows.models import FlowRunResult
 
 pytestmark = pytest.mark.temporal
