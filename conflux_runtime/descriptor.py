@@ -6,6 +6,7 @@ module level (connections, listeners) lives as long as a warm container does.
 """
 
 import importlib.util
+import inspect
 import json
 import sys
 from collections.abc import Callable
@@ -78,6 +79,11 @@ class Component:
         for section in ("triggers", "actions"):
             for name in self.descriptor.get(section) or {}:
                 self.process_function(name)
+
+    def has_async_code(self) -> bool:
+        """Whether a module imported so far defines a coroutine or async generator function."""
+        return any(inspect.iscoroutinefunction(value) or inspect.isasyncgenfunction(value)
+                   for module in self._modules.values() for value in vars(module).values())
 
     def module_of(self, name: str) -> ModuleType:
         return self._module(self._main(name).partition(":")[0])
