@@ -1,10 +1,12 @@
 """Ordinary flows end to end, beside their floors, in one run:
 
 1. a flow of a webhook trigger (run by the platform) and three container steps (transform -> code
-   -> transform) on the Docker runner, from the webhook's 202 to the last step done, with standby
+   -> transform) on the Docker runner, from posting the webhook to the run's result, with standby
    containers (each message arriving when they are ready again) and without; beside three bare
-   ``docker run``s of the same images, raw Temporal running three no-op activities (the same server
-   settings), and three round trips through warm containers;
+   ``docker run``s of the same images (sampled in turn with the messages without standby) and raw
+   Temporal running three no-op activities (the same server settings; in turn with the standby
+   flow's messages), so a floor and its flow see the same load on this shared machine; and three
+   round trips through warm containers;
 2. the same flow on the process runner (standby processes);
 3. webhook intake: 50 concurrent senders for ``--seconds`` against the API and the worker running as
    processes of their own (the worker on the process runner), the accepted count beside the runs
@@ -21,6 +23,8 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +66,12 @@ STEP_COMPONENTS = [step["component"] for step in FLOW["steps"]]
 
 
 async def flow_latency(settings: ApiSettings, runner_kind: RunnerKind, repeat: int, standby: int, *,
-                       encrypted: bool = True, padding: int = 0) -> list[float]:
+                       encrypted: bool = True, padding: int = 0,
+                       in_turn: Callable[[int], Awaitable[float]] | None = None) -> list[float]:
     """Milliseconds from posting the webhook to the run's result; with ``standby``, each message
     is sent once the standby containers are ready again (a flow's messages some time apart).
-    ``encrypted=False`` leaves out the payload codec, ``padding`` adds that many bytes to each body."""
+    ``encrypted=False`` leaves out the payload codec, ``padding`` adds that many bytes to each body;
+    ``in_turn`` (a floor's one sample) runs just before each message, with the pool settled."""
     settings = settings.model_copy(update={"standby_containers": standby,
                                            "task_queue": f"{settings.task_queue}-{runner_kind}-{standby}-{encrypted}"})
     client = await connect(settings, encrypted=encrypted)
@@ -78,6 +84,8 @@ async def flow_latency(settings: ApiSettings, runner_kind: RunnerKind, repeat: i
                 (await api.put(f"/flows/{FLOW['id']}", json=FLOW)).raise_for_status()
                 for index in range(repeat + 1):
                     await standby_ready(pool)
+                    if in_turn is not None:
+                        await in_turn(index)
                     started = time.perf_counter()
                     answer = await api.post(f"/hooks/{FLOW['id']}", json=body(index, padding))
                     assert answer.status_code == 202, answer.text
@@ -103,18 +111,24 @@ async def standby_ready(pool: WarmPool) -> None:
         await asyncio.sleep(0.02)
 
 
-async def raw_temporal(settings: ApiSettings, repeat: int) -> list[float]:
+@asynccontextmanager
+async def raw_temporal(settings: ApiSettings, samples: list[float]) -> AsyncIterator[Callable[[int], Awaitable[float]]]:
+    """A worker for three no-op activities; what it yields runs one workflow and adds its
+    milliseconds to ``samples`` (but for the first, which warms caches)."""
     client = await connect(settings)
     queue = f"bench-raw-{uuid.uuid4().hex[:6]}"
-    samples = []
+
+    async def one(index: int) -> float:
+        started = time.perf_counter()
+        await client.execute_workflow(ThreeNoops.run, index, id=f"raw-{uuid.uuid4()}", task_queue=queue,
+                                      request_eager_start=True)  # as the API starts runs
+        took = (time.perf_counter() - started) * 1000
+        if index:
+            samples.append(took)
+        return took
+
     async with Worker(client, task_queue=queue, workflows=[ThreeNoops], activities=[noop]):
-        for index in range(repeat + 1):
-            started = time.perf_counter()
-            await client.execute_workflow(ThreeNoops.run, index, id=f"raw-{uuid.uuid4()}", task_queue=queue,
-                                          request_eager_start=True)  # as the API starts runs
-            if index:
-                samples.append((time.perf_counter() - started) * 1000)
-    return samples
+        yield one
 
 
 async def three_warm_round_trips(images: list[str], repeat: int) -> list[float]:
@@ -134,14 +148,18 @@ async def three_warm_round_trips(images: list[str], repeat: int) -> list[float]:
         await asyncio.gather(*(session.finish() for session in sessions))
 
 
-async def three_docker_runs(images: list[str], repeat: int) -> list[float]:
-    samples = []
-    for _ in range(repeat):
+def three_docker_runs(images: list[str], samples: list[float]) -> Callable[[int], Awaitable[float]]:
+    """One sample: a bare ``docker run`` of each image in a row (the first one only warms caches)."""
+    async def one(index: int) -> float:
         started = time.perf_counter()
         for image in images:
             await bare_docker_run(image)
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
+        took = (time.perf_counter() - started) * 1000
+        if index:
+            samples.append(took)
+        return took
+
+    return one
 
 
 async def intake(address: str, seconds: float) -> tuple[LoadResult, int, float]:
@@ -170,21 +188,22 @@ async def main(repeat: int, seconds: float) -> None:
         settings = ApiSettings(temporal_address=address, task_queue=f"bench-{uuid.uuid4().hex[:6]}",
                                db_path=Path(state) / "conflux.db", blob_dir=Path(state) / "blobs",
                                api_auth=False)  # benchmarks measure flows, not tokens
-        standby = await flow_latency(settings, "docker", repeat, STANDBY)
-        cold = await flow_latency(settings, "docker", repeat, 0)
-        docker_runs = await three_docker_runs(images, repeat)
-        raw = await raw_temporal(settings, repeat)
+        raw: list[float] = []
+        async with raw_temporal(settings, raw) as raw_run:
+            standby = await flow_latency(settings, "docker", repeat, STANDBY, in_turn=raw_run)
+        docker_runs: list[float] = []
+        cold = await flow_latency(settings, "docker", repeat, 0, in_turn=three_docker_runs(images, docker_runs))
         warm = await three_warm_round_trips([catalog["transform"].image] * 3, repeat)
         process = await flow_latency(settings, "process", repeat, STANDBY)
         load, completed, took = await intake(address, seconds)
     print("webhook trigger + 3 container steps, webhook accepted -> last step done")
     print("  " + row(f"Docker, {STANDBY} standby containers per image", standby))
-    print("  " + row("raw Temporal, three no-op activities (floor)", raw))
+    print("  " + row("raw Temporal, three no-op activities (floor, in turn)", raw))
     print("  " + row("three round trips through warm containers (floor)", warm))
     print(f"    target: p50 <= 100 ms and <= 1.5x the raw-Temporal floor: {median(standby):.1f} ms, "
           f"{median(standby) / median(raw):.2f}x")
     print("  " + row("Docker, no standby (a container started per step)", cold))
-    print("  " + row("three bare docker runs in a row (floor)", docker_runs))
+    print("  " + row("three bare docker runs in a row (floor, in turn)", docker_runs))
     print(f"    target: <= 1.05x the docker-run floor: {median(cold) / median(docker_runs):.2f}x")
     print("  " + row(f"process runner, {STANDBY} standby processes per component", process))
     accepted = len(load.accepted)
