@@ -17,6 +17,7 @@ from docker.models.containers import Container
 from steps.channel import Channel
 from steps.errors import ImageNotFound, RunnerUnavailable
 from steps.spec import ContainerSpec
+from steps.step_priority import docker_cpu_shares
 
 FRAME_HEADER = struct.Struct(">BxxxL")
 MANAGED_LABEL = "conflux.managed"
@@ -36,10 +37,12 @@ class DockerChannel(Channel):
         self.memory_mb: int | None = None
 
     @classmethod
-    async def start(cls, client: docker.DockerClient, spec: ContainerSpec, max_line_bytes: int) -> "DockerChannel":
+    async def start(cls, client: docker.DockerClient, spec: ContainerSpec, max_line_bytes: int,
+                    niceness: int = 0) -> "DockerChannel":
         """Create, attach and start. Cancelling the caller does not stop Docker mid-way: the
-        start goes on, and what it started is removed when it is done."""
-        starting = asyncio.ensure_future(cls._start(client, spec, max_line_bytes))
+        start goes on, and what it started is removed when it is done. ``niceness``: how far the
+        container's CPU weight is below the platform's (steps/step_priority.py)."""
+        starting = asyncio.ensure_future(cls._start(client, spec, max_line_bytes, niceness))
         try:
             return await asyncio.shield(starting)
         except asyncio.CancelledError:
@@ -47,8 +50,9 @@ class DockerChannel(Channel):
             raise
 
     @classmethod
-    async def _start(cls, client: docker.DockerClient, spec: ContainerSpec, max_line_bytes: int) -> "DockerChannel":
-        container = await asyncio.to_thread(_create, client, spec)
+    async def _start(cls, client: docker.DockerClient, spec: ContainerSpec, max_line_bytes: int,
+                     niceness: int) -> "DockerChannel":
+        container = await asyncio.to_thread(_create, client, spec, docker_cpu_shares(niceness))
         try:
             sock = await asyncio.to_thread(
                 container.attach_socket, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
@@ -135,7 +139,7 @@ def _dispose_unwanted(starting: "asyncio.Future[DockerChannel]") -> None:
     task.add_done_callback(_disposing.discard)
 
 
-def _create(client: docker.DockerClient, spec: ContainerSpec) -> Container:
+def _create(client: docker.DockerClient, spec: ContainerSpec, cpu_shares: int | None) -> Container:
     """Create from a raw config: the SDK's helpers cannot set ``StdinOnce``, which lets closing our
     side of the attach socket reach the container as end of input."""
     api = client.api
@@ -144,6 +148,7 @@ def _create(client: docker.DockerClient, spec: ContainerSpec) -> Container:
         mem_limit=f"{spec.memory_mb}m",
         memswap_limit=f"{spec.memory_mb}m",
         nano_cpus=int(spec.cpus * 1e9),
+        cpu_shares=cpu_shares,
         pids_limit=spec.pids_limit,
         cap_drop=["ALL"],
         security_opt=["no-new-privileges"],

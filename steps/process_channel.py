@@ -15,6 +15,7 @@ from catalog.components import LIB_DIR, NODE_RUNTIME_DIR, component_runtime
 from steps.channel import Channel
 from steps.errors import ImageNotFound
 from steps.spec import ContainerSpec
+from steps.step_priority import lower_process
 
 RUNTIME_PARENT = Path(__file__).resolve().parent.parent  # the directory holding conflux_runtime/
 
@@ -27,7 +28,7 @@ class ProcessChannel(Channel):
         self._stderr_task = asyncio.create_task(self.pump_stderr(process.stderr))
 
     @classmethod
-    async def start(cls, spec: ContainerSpec, max_line_bytes: int) -> "ProcessChannel":
+    async def start(cls, spec: ContainerSpec, max_line_bytes: int, niceness: int = 0) -> "ProcessChannel":
         has_descriptor = spec.component_dir is not None and (spec.component_dir / "component.json").is_file()
         if spec.command is None and not has_descriptor:
             raise ImageNotFound(f"the process runner needs the component's directory for {spec.image}; "
@@ -41,6 +42,7 @@ class ProcessChannel(Channel):
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env=env, limit=max_line_bytes, start_new_session=True,
         )
+        lower_process(process.pid, niceness)
         return cls(process, spec.describe())
 
     async def write(self, data: bytes) -> None:

@@ -21,6 +21,7 @@ from steps.process_channel import ProcessChannel
 from steps.protocol import DEFAULT_MAX_LINE_BYTES, RequestOutcome, StepRequest
 from steps.session import StepSession
 from steps.spec import ContainerSpec
+from steps.step_priority import DEFAULT_NICENESS, step_niceness
 
 log = logging.getLogger("conflux.runner")
 RunnerKind = Literal["auto", "docker", "process"]
@@ -30,8 +31,9 @@ READY_TIMEOUT = 60.0  # a container start and its runtime's import, on a busy en
 class StepRunner(ABC):
     kind: str
 
-    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, niceness: int = DEFAULT_NICENESS) -> None:
         self.max_line_bytes = max_line_bytes
+        self.niceness = niceness  # steps yield the CPU to the platform (steps/step_priority.py)
 
     @abstractmethod
     async def _start(self, spec: ContainerSpec) -> Channel: ...
@@ -76,15 +78,15 @@ class StepRunner(ABC):
 class DockerRunner(StepRunner):
     kind = "docker"
 
-    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
-        super().__init__(max_line_bytes)
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, niceness: int = DEFAULT_NICENESS) -> None:
+        super().__init__(max_line_bytes, niceness)
         client = docker_client()
         if client is None:
             raise RunnerUnavailable("no Docker engine answers (is dockerd running? try deploy/ensure_docker.sh)")
         self.client = client
 
     async def _start(self, spec: ContainerSpec) -> Channel:
-        return await DockerChannel.start(self.client, spec, self.max_line_bytes)
+        return await DockerChannel.start(self.client, spec, self.max_line_bytes, self.niceness)
 
     async def remove_leftovers(self) -> int:
         return await asyncio.to_thread(remove_leftover_containers, self.client)
@@ -94,23 +96,25 @@ class ProcessRunner(StepRunner):
     kind = "process"
 
     async def _start(self, spec: ContainerSpec) -> Channel:
-        return await ProcessChannel.start(spec, self.max_line_bytes)
+        return await ProcessChannel.start(spec, self.max_line_bytes, self.niceness)
 
 
 def make_runner(kind: RunnerKind | None = None, max_line_bytes: int | None = None) -> StepRunner:
-    """The runner asked for (``CONFLUX_RUNNER``: auto, docker, process); auto uses Docker when it answers."""
+    """The runner asked for (``CONFLUX_RUNNER``: auto, docker, process); auto uses Docker when it answers.
+    Its steps run ``CONFLUX_STEP_NICENESS`` levels below the platform (steps/step_priority.py)."""
     name = kind or os.environ.get("CONFLUX_RUNNER", "auto")  # the environment's value is checked below
     max_line_bytes = max_line_bytes or int(os.environ.get("CONFLUX_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES))
+    niceness = step_niceness(os.environ.get("CONFLUX_STEP_NICENESS"))
     if name == "process":
-        runner: StepRunner = ProcessRunner(max_line_bytes)
+        runner: StepRunner = ProcessRunner(max_line_bytes, niceness)
     elif name == "docker":
-        runner = DockerRunner(max_line_bytes)
+        runner = DockerRunner(max_line_bytes, niceness)
     elif name == "auto":
         try:
-            runner = DockerRunner(max_line_bytes)
+            runner = DockerRunner(max_line_bytes, niceness)
         except RunnerUnavailable:
             log.warning("no Docker engine answers: steps run as local processes (no isolation)")
-            runner = ProcessRunner(max_line_bytes)
+            runner = ProcessRunner(max_line_bytes, niceness)
     else:
         raise ValueError(f"CONFLUX_RUNNER={name!r}: expected auto, docker or process")
     log.info("step runner: %s", runner.kind)

@@ -1,7 +1,9 @@
 """Both runners against the probe component: every wire behaviour, the same results."""
 
 import asyncio
+import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +119,42 @@ async def test_many_messages_through_one_long_lived_container(runner: StepRunner
     finally:
         await session.finish()
     assert seen == list(range(1000))
+
+
+async def test_steps_run_below_the_platform_on_the_cpu(runner, catalog_with_probe):
+    """A flood's steps must not starve the API of the CPU (steps/step_priority.py): a process ten
+    nice levels down, its session's autogroup too; a container with the cgroup weight of one."""
+    [outcome] = await runner.run_once(probe_spec(catalog_with_probe), [request("priority")], 30)
+    seen = outcome.data[0].body
+    if runner.kind == "process":
+        assert seen["nice"] == 10, seen
+        if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1":
+            assert seen["autogroup_nice"] == 10, seen
+    else:
+        # Docker's --cpu-shares 110: the v1 cgroup's shares, or runc's conversion to a v2 weight
+        assert seen["cpu_shares"] == 110 or seen["cpu_weight"] == 1 + (110 - 2) * 9999 // 262142, seen
+
+
+async def test_niceness_0_leaves_steps_at_the_platforms_priority(monkeypatch, catalog_with_probe):
+    from steps.runner import make_runner
+
+    monkeypatch.setenv("CONFLUX_STEP_NICENESS", "0")
+    [outcome] = await make_runner("process").run_once(probe_spec(catalog_with_probe), [request("priority")], 30)
+    assert outcome.data[0].body["nice"] == os.getpriority(os.PRIO_PROCESS, 0)
+
+
+@pytest.mark.parametrize("value", ["20", "-1", "ten", "1.5"])
+def test_a_niceness_outside_0_to_19_is_refused_with_the_range(monkeypatch, value):
+    from steps.runner import make_runner
+
+    monkeypatch.setenv("CONFLUX_STEP_NICENESS", value)
+    with pytest.raises(ValueError, match=r"CONFLUX_STEP_NICENESS=.*from 0 .* to 19 .*default is 10"):
+        make_runner("process")
+
+
+def test_docker_cpu_shares_weigh_like_nice_levels():
+    from steps.step_priority import docker_cpu_shares
+
+    assert docker_cpu_shares(0) is None  # Docker's default: the platform's own weight
+    assert docker_cpu_shares(10) == 110  # the kernel's weight of a nice-10 task
+    assert docker_cpu_shares(19) == 15
