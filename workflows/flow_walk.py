@@ -3,8 +3,9 @@ out, down router branches, into a split's aggregate step, to a window's collecto
 
 It lives outside the workflow's module so the sandbox does not compile and run it again for each
 run (the workflow module is re-imported per run; on a worker without bytecode caches that cost
-≈ 5 ms of every run's first workflow task). It is workflow code all the same: it runs only inside
-a FlowRun and keeps to the sandbox's rules (no I/O, no clock, no randomness).
+≈ 5 ms of every run's first workflow task). It is workflow code all the same, run only inside a
+FlowRun; passed through, it is not checked by the sandbox, so it keeps to its rules on its own: no
+I/O, no clock, no randomness, nothing kept between runs at module level.
 """
 
 import asyncio
