@@ -10,6 +10,7 @@ Run: ``python -m bench.step_runners [--repeat N]`` (needs Docker and the built i
 import argparse
 import asyncio
 import json
+import os
 
 from bench.common import side_by_side, timed
 from catalog.build import build_all
@@ -17,13 +18,17 @@ from catalog.components import load_catalog
 from steps.protocol import Message, StepRequest
 from steps.runner import make_runner
 from steps.spec import ContainerSpec
+from steps.step_priority import docker_cpu_shares, step_niceness
 
 REQUEST = StepRequest(id="r1", function="transform", msg=Message(id="m", body={"a": 1}), cfg={"expression": "{'b': a}"})
 
 
 async def bare_docker_run(image: str) -> None:
+    """``docker run -i --rm`` of one request, with the cpu shares the runner gives a step's container
+    (steps/step_priority.py), so that the floor and the runner weigh the same on a busy machine."""
+    shares = docker_cpu_shares(step_niceness(os.environ.get("CONFLUX_STEP_NICENESS")))
     process = await asyncio.create_subprocess_exec(
-        "docker", "run", "-i", "--rm", "--network", "none", image,
+        "docker", "run", "-i", "--rm", "--network", "none", *(["--cpu-shares", str(shares)] if shares else []), image,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     out, _ = await process.communicate(REQUEST.encode())
     assert b'"end"' in out, out

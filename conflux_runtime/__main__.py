@@ -22,6 +22,7 @@ def main(argv: list[str]) -> int:
     try:
         component = Component.load(directory)
         component.import_all()
+        executor = Executor(component, transport)  # before ready: what it sets up is not on a message's path
     except ComponentError as exc:
         transport.send({"type": "fatal", "error": describe_error(exc)})
         transport.flush()
@@ -33,7 +34,6 @@ def main(argv: list[str]) -> int:
         "runtime": RUNTIME_VERSION,
         "component": {"title": component.title, "version": component.version},
     })
-    executor = Executor(component, transport)
     try:
         for request in transport.requests():
             if isinstance(request, ValueError):

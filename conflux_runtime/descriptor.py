@@ -81,9 +81,10 @@ class Component:
                 self.process_function(name)
 
     def has_async_code(self) -> bool:
-        """Whether a module imported so far defines a coroutine or async generator function."""
-        return any(inspect.iscoroutinefunction(value) or inspect.isasyncgenfunction(value)
-                   for module in self._modules.values() for value in vars(module).values())
+        """Whether a trigger or action resolved so far is a coroutine or async generator function
+        (a hook that is async, or a function that returns an awaitable, makes the loop on first use)."""
+        return any(inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
+                   for function in self._functions.values())
 
     def module_of(self, name: str) -> ModuleType:
         return self._module(self._main(name).partition(":")[0])

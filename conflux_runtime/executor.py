@@ -27,7 +27,7 @@ class Executor:
         self.transport = transport
         self._loop: asyncio.AbstractEventLoop | None = None
         if component.has_async_code() or "asyncio" in sys.modules:
-            self._event_loop()  # before ready: not on a message's path
+            self._event_loop()  # made at start (before ready), not on the first message's path
         self._cfg: dict[str, dict[str, Any]] = {}
         self._snapshots: dict[str, dict[str, Any]] = {}
 

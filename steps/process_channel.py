@@ -15,7 +15,7 @@ from catalog.components import LIB_DIR, NODE_RUNTIME_DIR, component_runtime
 from steps.channel import Channel
 from steps.errors import ImageNotFound
 from steps.spec import ContainerSpec
-from steps.step_priority import lower_process
+from steps.step_priority import niced
 
 RUNTIME_PARENT = Path(__file__).resolve().parent.parent  # the directory holding conflux_runtime/
 
@@ -37,12 +37,13 @@ class ProcessChannel(Channel):
         python_path = [str(RUNTIME_PARENT), str(LIB_DIR), os.environ.get("PYTHONPATH")]
         env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1",
                "PYTHONPATH": os.pathsep.join(filter(None, python_path))}
+        # a process group of its own (a terminal's Ctrl-C is the worker's to handle), in the worker's
+        # session: autogroup scheduling then weighs it by its nice value (steps/step_priority.py)
         process = await asyncio.create_subprocess_exec(
-            *(spec.command or runtime_command(spec.component_dir)),
+            *niced(spec.command or runtime_command(spec.component_dir), niceness),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env=env, limit=max_line_bytes, start_new_session=True,
+            env=env, limit=max_line_bytes, process_group=0,
         )
-        lower_process(process.pid, niceness)
         return cls(process, spec.describe())
 
     async def write(self, data: bytes) -> None:

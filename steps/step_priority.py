@@ -1,19 +1,19 @@
 """Steps yield the CPU to the platform.
 
 On one machine, the API, Temporal and the worker share the cores with the step processes and
-containers. Under a flood the steps want all of it (each fresh one costs ≈ 75–100 ms of CPU to
-start), and Linux gives every session (process runner: each step is one; autogroup scheduling)
-and every container's cgroup an equal share: ten starting steps left the API a twelfth of the
-CPU, and it accepted 300 webhooks/s where it accepts 1,270/s alone. With the steps a few nice
-levels down, accepting a message durably comes first and the steps drain the backlog with the rest;
-on an idle machine nothing changes.
+containers. Under a flood the steps want all of it (a fresh one costs ≈ 75–100 ms of CPU to
+start), and Linux weighed each of them like the API: every process-runner step had a session of
+its own (autogroup scheduling gives each session an equal share), every container a cgroup of its
+own with the default weight. Ten starting steps left the API a twelfth of the CPU, and it accepted
+300 webhooks/s where it accepts 1,270/s alone. With the steps a few nice levels down, accepting a
+message durably comes first and the steps drain the backlog with the rest; on an idle machine
+nothing changes.
 
-``niceness`` 0 turns it off; 10 (the default, ``CONFLUX_STEP_NICENESS``) weighs a step ≈ 1/9 of
-a platform process when both want the CPU.
+``niceness`` (``CONFLUX_STEP_NICENESS``, 10 by default; 0 turns it off): a process-runner step
+starts under ``nice -n`` (relative to the worker, every thread, before its code runs) in the
+worker's session; a container gets the cpu shares of a task that many levels down (Docker's
+default is a nice-0 task's 1024; on cgroup v2 the engine converts shares to a weight, lower too).
 """
-
-import contextlib
-import os
 
 DEFAULT_NICENESS = 10
 NICE_0_SHARES = 1024  # the kernel's weight of a nice-0 task, and Docker's default cpu shares
@@ -34,21 +34,13 @@ def step_niceness(value: str | None) -> int:
     return niceness
 
 
-def lower_process(pid: int, niceness: int) -> None:
-    """A step process ``niceness`` levels down, and its session's autogroup with it (the
-    process runner starts each in a session of its own, which autogroup scheduling weighs like
-    any other session, whatever its processes' nice values)."""
-    if niceness <= 0:
-        return
-    with contextlib.suppress(OSError):  # gone already, or a kernel without autogroups: it ran at normal priority
-        with open(f"/proc/{pid}/autogroup", "w", encoding="ascii") as autogroup:
-            autogroup.write(str(niceness))
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, pid, niceness)
+def niced(command: list[str], niceness: int) -> list[str]:
+    """``command`` started ``niceness`` levels below its parent (coreutils' ``nice``)."""
+    return ["nice", "-n", str(niceness), *command] if niceness > 0 else command
 
 
 def docker_cpu_shares(niceness: int) -> int | None:
-    """The cgroup weight of a container ``niceness`` levels below a platform process (None: Docker's default)."""
+    """The cpu shares of a container ``niceness`` levels below a platform process (None: Docker's default)."""
     if niceness <= 0:
         return None
     return max(2, round(NICE_0_SHARES / WEIGHT_STEP ** niceness))

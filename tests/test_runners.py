@@ -3,10 +3,10 @@
 import asyncio
 import os
 import sys
-from pathlib import Path
 
 import pytest
 
+from steps.docker_channel import DockerChannel
 from steps.errors import ContainerCrashed, ImageNotFound, PayloadTooLarge, ProtocolViolation, StepTimeout
 from steps.protocol import Message, StepRequest
 from steps.runner import StepRunner
@@ -121,18 +121,24 @@ async def test_many_messages_through_one_long_lived_container(runner: StepRunner
     assert seen == list(range(1000))
 
 
-async def test_steps_run_below_the_platform_on_the_cpu(runner, catalog_with_probe):
+async def test_steps_run_below_the_platform_on_the_cpu(runner, catalog_with_probe, monkeypatch):
     """A flood's steps must not starve the API of the CPU (steps/step_priority.py): a process ten
-    nice levels down, its session's autogroup too; a container with the cgroup weight of one."""
-    [outcome] = await runner.run_once(probe_spec(catalog_with_probe), [request("priority")], 30)
-    seen = outcome.data[0].body
-    if runner.kind == "process":
-        assert seen["nice"] == 10, seen
-        if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1":
-            assert seen["autogroup_nice"] == 10, seen
-    else:
-        # Docker's --cpu-shares 110: the v1 cgroup's shares, or runc's conversion to a v2 weight
-        assert seen["cpu_shares"] == 110 or seen["cpu_weight"] == 1 + (110 - 2) * 9999 // 262142, seen
+    nice levels below the worker; a container with a nice-10 task's cpu shares."""
+    from steps.runner import make_runner
+
+    monkeypatch.setenv("CONFLUX_STEP_NICENESS", "10")
+    session = await make_runner(runner.kind).open(probe_spec(catalog_with_probe))
+    try:
+        [outcome] = await session.call([request("priority")], 30)
+        if runner.kind == "process":
+            assert outcome.data[0].body["nice"] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+        else:
+            assert isinstance(session.channel, DockerChannel)
+            container = session.channel.container  # what the engine was asked for, on cgroup v1 or v2 alike
+            await asyncio.to_thread(container.reload)
+            assert container.attrs["HostConfig"]["CpuShares"] == 110
+    finally:
+        await session.finish()
 
 
 async def test_niceness_0_leaves_steps_at_the_platforms_priority(monkeypatch, catalog_with_probe):

@@ -225,18 +225,5 @@ def garbage(msg):
 
 
 def priority(msg):
-    """How the host weighs this step's CPU: its nice value, its session's autogroup nice, and
-    its cgroup's cpu shares (a container sees its own)."""
-    def read(path):
-        try:
-            with open(path) as file:
-                return file.read().strip()
-        except OSError:
-            return None
-
-    autogroup = read("/proc/self/autogroup")  # "/autogroup-123 nice 10"
-    shares = read("/sys/fs/cgroup/cpu/cpu.shares")  # cgroup v1
-    weight = read("/sys/fs/cgroup/cpu.weight")  # cgroup v2
-    return {"nice": os.getpriority(os.PRIO_PROCESS, 0),
-            "autogroup_nice": int(autogroup.rsplit(" ", 1)[1]) if autogroup else None,
-            "cpu_shares": int(shares) if shares else None, "cpu_weight": int(weight) if weight else None}
+    """This step's nice value: how the host weighs its CPU against the platform's processes."""
+    return {"nice": os.getpriority(os.PRIO_PROCESS, 0)}
