@@ -20,12 +20,11 @@ from api.responses import CamelModel, ExecutionId, ExecutionResult, WorkflowId
 from workflows.flow_run import FlowRunWorkflow
 from workflows.intake import FlowIntakeWorkflow
 from workflows.intake_models import intake_workflow_id
-from workflows.models import FlowRunResult
+from workflows.models import FLOW_RUN_TYPE, FlowRunResult
 from workflows.run_report import failed_run_result
 from workflows.search import FAILED_STEP, FLOW_ID, FLOW_NAME, FLOW_VERSION, TRIGGER_TYPE
 
 QUERY_TIMEOUT = timedelta(seconds=5)
-FLOW_RUN_TYPE = "FlowRun"
 
 
 class ExecutionStatus(CamelModel):

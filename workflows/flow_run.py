@@ -22,8 +22,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from flows.aggregation import gathered_part
-    from workflows.flow_walk import FLOW_RUN_TYPE, FlowWalk, Gathering
-    from workflows.models import FlowRunInput, FlowRunResult
+    from workflows.flow_walk import FlowWalk, Gathering
+    from workflows.models import FLOW_RUN_TYPE, FlowRunInput, FlowRunResult
     from workflows.replies import FlowReply, ReplyRequest, run_reply
 
 

@@ -20,13 +20,20 @@ from flows.model import Step
 from flows.plan import is_aggregate, plan_flow
 from flows.step_output import is_webhook_trigger, runs_in_platform, webhook_trigger_output
 from steps.protocol import Message
-from workflows.models import FlowRunInput, FlowRunResult, StepBatchCall, StepCall, StepRecord, StepResult
+from workflows.models import (
+    FLOW_RUN_TYPE,
+    FlowRunInput,
+    FlowRunResult,
+    StepBatchCall,
+    StepCall,
+    StepRecord,
+    StepResult,
+)
 from workflows.retry_input import kept
 from workflows.run_report import RunReport, failed_branch_result
 from workflows.step_activity import execute_step, execute_step_batch, hand_to_window
 from workflows.window_models import WindowHandover
 
-FLOW_RUN_TYPE = "FlowRun"
 BATCH_SIZE = 100            # messages one container takes in one activity
 # Runs started before a webhook trigger with a mapping ran in its container copied the request in the
 # platform: their histories have no activity for it, so they replay that way.
@@ -143,10 +150,10 @@ class FlowWalk:
                 return None
         self.report.http_reply(result.http_reply)
         self.report.record(StepRecord(step_id=step.id, component=step.component, message_id=message.id, status="ok",
-                                       emitted=len(result.messages), input=result.input_body,
-                                       output=result.messages[0].body if len(result.messages) == 1 else None,
-                                       duration_ms=result.duration_ms, branch=lane,
-                                       routes=self._plan.chosen_branches(index, result.messages)))
+                                      emitted=len(result.messages), input=result.input_body,
+                                      output=result.messages[0].body if len(result.messages) == 1 else None,
+                                      duration_ms=result.duration_ms, branch=lane,
+                                      routes=self._plan.chosen_branches(index, result.messages)))
         return result
 
     async def _hand_to_window(self, index: int, message: Message) -> None:
@@ -158,14 +165,14 @@ class FlowWalk:
             self.report.record_failure(step, message, error, lane)
             return
         self.report.record(StepRecord(step_id=step.id, component=step.component, message_id=message.id, status="ok",
-                                       input=message.body, branch=lane, handed_to=handed.window_id))
+                                      input=message.body, branch=lane, handed_to=handed.window_id))
 
     def _run_in_platform(self, step: Step, message: Message) -> StepResult:
         """The built-in webhook trigger, without a container or an activity: recorded as a step all the same."""
         output = webhook_trigger_output(message, step, self._flow.passthrough)
         self.report.count_step_runs(1)
         self.report.record(StepRecord(step_id=step.id, component=step.component, message_id=message.id, status="ok",
-                                       emitted=1, input=message.body, output=output.body, duration_ms=0.0))
+                                      emitted=1, input=message.body, output=output.body, duration_ms=0.0))
         return StepResult(messages=[output], input_body=message.body)
 
     async def _fan_out(self, index: int, messages: list[Message], into: Gathering | None = None) -> None:
@@ -221,16 +228,16 @@ class FlowWalk:
                     self.report.count_step_runs(-1)  # counted again on the one-message path
                 elif item.status == "failed":
                     self.report.record_failed(StepRecord(step_id=step.id, component=step.component,
-                                                          message_id=item.message.id, status="failed", error=item.error,
-                                                          error_type=item.error_type, input=item.input_body,
-                                                          arrived=kept(item.message), branch=lane))
+                                                         message_id=item.message.id, status="failed", error=item.error,
+                                                         error_type=item.error_type, input=item.input_body,
+                                                         arrived=kept(item.message), branch=lane))
                 else:
                     self.report.http_reply(item.http_reply)
                     self.report.record(StepRecord(step_id=step.id, component=step.component,
-                                                   message_id=item.message.id, status="ok", emitted=len(item.outputs),
-                                                   input=item.input_body,
-                                                   output=item.outputs[0].body if len(item.outputs) == 1 else None,
-                                                   branch=lane, routes=plan.chosen_branches(index, item.outputs)))
+                                                  message_id=item.message.id, status="ok", emitted=len(item.outputs),
+                                                  input=item.input_body,
+                                                  output=item.outputs[0].body if len(item.outputs) == 1 else None,
+                                                  branch=lane, routes=plan.chosen_branches(index, item.outputs)))
                     if not item.outputs:
                         self.report.filtered()
                     if item.outputs and index in plan.gathers:
@@ -275,7 +282,6 @@ class FlowWalk:
         self.report.merge(result)
         if into is not None:
             into.parts.extend(result.gathered)
-
 
 
 def batch_size(count: int, slots: int) -> int:

@@ -11,6 +11,7 @@ from steps.protocol import HttpReply, Message
 
 StepStatus = Literal["ok", "failed"]
 MAX_OUTPUTS = 20  # last-step bodies a run's report (and a request-reply answer) keeps
+FLOW_RUN_TYPE = "FlowRun"  # the workflow type of one execution of an ordinary flow
 POLL_RUN_TYPE = "PollRun"  # the workflow type of one poll; run_step counts the polls it runs for it
 
 
