@@ -171,12 +171,13 @@ async def three_warm_round_trips(images: list[str], repeat: int) -> list[float]:
         await asyncio.gather(*(session.finish() for session in sessions))
 
 
-def three_docker_runs(images: list[str], samples: list[float]) -> Callable[[int], Awaitable[float]]:
-    """One sample: a bare ``docker run`` of each image in a row (the first one only warms caches)."""
+def three_docker_runs(images: list[str], niceness: int, samples: list[float]) -> Callable[[int], Awaitable[float]]:
+    """One sample: a bare ``docker run`` of each image in a row (the first one only warms caches),
+    weighed on the CPU as the runner's containers (``niceness``)."""
     async def one(index: int) -> float:
         started = time.perf_counter()
         for image in images:
-            await bare_docker_run(image)
+            await bare_docker_run(image, niceness)
         took = (time.perf_counter() - started) * 1000
         if index:
             samples.append(took)
@@ -217,7 +218,8 @@ async def main(repeat: int, seconds: float) -> None:
         async with raw_temporal(settings, raw, raw_closed) as raw_run:
             standby = await flow_latency(settings, "docker", repeat, STANDBY, in_turn=raw_run, closed=standby_closed)
         docker_runs: list[float] = []
-        cold = await flow_latency(settings, "docker", repeat, 0, in_turn=three_docker_runs(images, docker_runs))
+        docker_floor = three_docker_runs(images, make_runner("docker").niceness, docker_runs)
+        cold = await flow_latency(settings, "docker", repeat, 0, in_turn=docker_floor)
         warm = await three_warm_round_trips([catalog["transform"].image] * 3, repeat)
         process = await flow_latency(settings, "process", repeat, STANDBY)
         load, completed, took = await intake(address, seconds)

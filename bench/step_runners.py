@@ -10,7 +10,6 @@ Run: ``python -m bench.step_runners [--repeat N]`` (needs Docker and the built i
 import argparse
 import asyncio
 import json
-import os
 
 from bench.common import side_by_side, timed
 from catalog.build import build_all
@@ -18,15 +17,15 @@ from catalog.components import load_catalog
 from steps.protocol import Message, StepRequest
 from steps.runner import make_runner
 from steps.spec import ContainerSpec
-from steps.step_priority import docker_cpu_shares, step_niceness
+from steps.step_priority import docker_cpu_shares
 
 REQUEST = StepRequest(id="r1", function="transform", msg=Message(id="m", body={"a": 1}), cfg={"expression": "{'b': a}"})
 
 
-async def bare_docker_run(image: str) -> None:
-    """``docker run -i --rm`` of one request, with the cpu shares the runner gives a step's container
-    (steps/step_priority.py), so that the floor and the runner weigh the same on a busy machine."""
-    shares = docker_cpu_shares(step_niceness(os.environ.get("CONFLUX_STEP_NICENESS")))
+async def bare_docker_run(image: str, niceness: int) -> None:
+    """``docker run -i --rm`` of one request, with the cpu shares a runner of ``niceness`` gives a
+    step's container (steps/step_priority.py), so that the floor and the runner weigh the same."""
+    shares = docker_cpu_shares(niceness)
     process = await asyncio.create_subprocess_exec(
         "docker", "run", "-i", "--rm", "--network", "none", *(["--cpu-shares", str(shares)] if shares else []), image,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
@@ -42,11 +41,14 @@ async def one_shot(image: str, repeat: int) -> str:
         [outcome] = await runner.run_once(spec, [REQUEST], 60)
         assert outcome.data
 
+    async def floor() -> None:
+        await bare_docker_run(image, runner.niceness)
+
     await ours()  # warm the engine's caches for both
-    await bare_docker_run(image)
+    await floor()
     return side_by_side("one step, one-shot (start, 1 message, exit, remove)",
                         ("Docker runner run_once", await timed(ours, repeat)),
-                        ("bare docker run -i --rm", await timed(lambda: bare_docker_run(image), repeat)))
+                        ("bare docker run -i --rm", await timed(floor, repeat)))
 
 
 async def long_lived(image: str, messages: int) -> str:
