@@ -1,14 +1,14 @@
 """Checks a flow against the component catalog and reports every problem at once, with where it is."""
 
 from collections.abc import Mapping as TypingMapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from catalog.components import ComponentInfo
 from flows.branch_problems import branch_problems, step_locations
 from flows.mapping import mapping_errors
-from flows.model import Flow, Step
+from flows.model import BranchSteps, Flow, Step
 
 
 class Problem(BaseModel):
@@ -67,15 +67,20 @@ def credential_problems(flow: Flow, credentials: TypingMapping[str, str]) -> lis
     return problems
 
 
+W = TypeVar("W", bound=BranchSteps)
+
+
 def pin_images(flow: Flow, catalog: TypingMapping[str, ComponentInfo]) -> Flow:
     def pinned(step: Step) -> dict[str, Any]:
         update: dict[str, Any] = {"image": step.image or catalog[step.component].image}
-        ways = [way.model_copy(update={"steps": [pin(inner) for inner in way.steps]}) for way in step.ways()]
         if step.branches is not None:
-            update["branches"] = ways[:len(step.branches)]
+            update["branches"] = [pin_way(branch) for branch in step.branches]
         if step.default is not None:
-            update["default"] = ways[-1]
+            update["default"] = pin_way(step.default)
         return update
+
+    def pin_way(way: W) -> W:
+        return way.model_copy(update={"steps": [pin(inner) for inner in way.steps]})
 
     def pin(step: Step) -> Step:
         return step.model_copy(update=pinned(step))
