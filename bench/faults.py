@@ -48,6 +48,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from bench.common import until_running
 from bench.platform import platform_env
 from catalog.build import build_all
 from conflux.settings import PlatformSettings
@@ -417,11 +418,7 @@ async def start_realtime(api: httpx.AsyncClient) -> None:
     """Start the real-time flow and wait for ``running`` (its warm containers answered)."""
     flow_id = FLOW_IDS["realtime"]
     (await api.post(f"/flows/{flow_id}/start")).raise_for_status()
-    give_up = time.monotonic() + 120
-    while ((await realtime_status(api)) or {}).get("state") != "running":
-        if time.monotonic() > give_up:
-            raise RuntimeError(f"the real-time flow '{flow_id}' did not reach 'running' within 120 s")
-        await asyncio.sleep(0.2)
+    await until_running(api, flow_id)
 
 
 async def exercise(stack: Stack, target: Target, flow_types: list[str], messages: int, seconds: float,

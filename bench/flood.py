@@ -74,16 +74,6 @@ async def flood(port: int, flow_id: str, rate: float, seconds: float, first_n: i
     return answers
 
 
-async def delivered_within(sink: Sink, numbers: list[int], seconds: float) -> float | None:
-    """Seconds until the sink had every one of ``numbers``; None if it had not within ``seconds``."""
-    began = time.perf_counter()
-    while not all(n in sink.arrived for n in numbers):
-        if time.perf_counter() - began > seconds:
-            return None
-        await asyncio.sleep(0.2)
-    return time.perf_counter() - began
-
-
 async def calibrate(api: httpx.AsyncClient, sink: Sink, messages: int) -> tuple[float, float]:
     """(capacity in messages per second, seconds the burst took): ``messages`` sent at once to the
     flow without a limit, from the first 202 until the sink had the last; after a few warm-up
@@ -92,14 +82,14 @@ async def calibrate(api: httpx.AsyncClient, sink: Sink, messages: int) -> tuple[
     warm = list(range(10_000_000, 10_000_005))
     for n in warm:
         (await api.post("/hooks/flood-calibration", json={"n": n})).raise_for_status()
-    if await delivered_within(sink, warm, DRAIN_SECONDS) is None:
+    if await sink.all_within(warm, DRAIN_SECONDS) is None:
         raise RuntimeError("the calibration flow's warm-up messages never reached the sink")
     numbers = list(range(20_000_000, 20_000_000 + messages))
     began = time.perf_counter()
     answers = await asyncio.gather(*(api.post("/hooks/flood-calibration", json={"n": n}) for n in numbers))
     if any(answer.status_code != 202 for answer in answers):
         raise RuntimeError(f"the calibration burst was not accepted whole: {Counter(a.status_code for a in answers)}")
-    if await delivered_within(sink, numbers, DRAIN_SECONDS) is None:
+    if await sink.all_within(numbers, DRAIN_SECONDS) is None:
         raise RuntimeError("the calibration burst never reached the sink")
     took = max(sink.arrived[n] for n in numbers) - began
     return messages / took, took
@@ -114,7 +104,7 @@ async def exercise(port: int, url: str, sink: Sink, seconds: float, factor: floa
     began = time.perf_counter()
     answers = await flood(port, "flood", rate, seconds, 0)
     flooded = time.perf_counter() - began
-    drained = await delivered_within(sink, answers.accepted, DRAIN_SECONDS)
+    drained = await sink.all_within(answers.accepted, DRAIN_SECONDS)
     delivered = sum(1 for n in answers.accepted if n in sink.arrived)
     server_errors = sum(count for status, count in answers.statuses.items()
                         if isinstance(status, int) and status >= 500)

@@ -25,6 +25,7 @@ import httpx
 from temporalio.worker import Worker
 
 from api.settings import ApiSettings
+from bench.common import until_running
 from bench.load import LoadResult, send_for
 from bench.platform import platform_processes
 from bench.raw_temporal import MARKS, SignalLocalActivity, mark
@@ -48,24 +49,12 @@ def flow(flow_id: str, sink_url: str, middle: int, tag: int = 1) -> dict[str, An
             "trigger": {"id": "hook", "component": "webhook", "function": "receive"}, "steps": steps}
 
 
-async def until(condition: Any, timeout: float = 120) -> None:
-    deadline = time.perf_counter() + timeout
-    while not await condition():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("the benchmark waited too long")
-        await asyncio.sleep(0.01)
-
-
 async def start(api: httpx.AsyncClient, definition: dict[str, Any]) -> float:
     """Define and start; milliseconds until ``running``."""
     (await api.put(f"/flows/{definition['id']}", json=definition)).raise_for_status()
     started = time.perf_counter()
     (await api.post(f"/flows/{definition['id']}/start")).raise_for_status()
-
-    async def running() -> bool:
-        return (await api.get(f"/flows/{definition['id']}/realtime")).json()["state"] == "running"
-
-    await until(running)
+    await until_running(api, definition["id"])
     return (time.perf_counter() - started) * 1000
 
 
@@ -91,13 +80,7 @@ async def throughput(port: int, sink: Sink, flow_id: str, seconds: float, base: 
     began = time.perf_counter()
     load = await send_for(port, f"/hooks/{flow_id}", seconds, SENDERS, iter(range(base, base + 10_000_000)))
 
-    async def all_delivered() -> bool:
-        return all(n in sink.arrived for n in load.accepted)
-
-    try:
-        await until(all_delivered, timeout=120)
-    except TimeoutError:
-        pass
+    await sink.all_within(load.accepted, 120)
     return load, sum(1 for n in load.accepted if n in sink.arrived), time.perf_counter() - began
 
 

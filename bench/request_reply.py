@@ -23,8 +23,9 @@ from typing import Any
 import docker
 import httpx
 
+from bench.common import until
 from bench.platform import platform_processes
-from bench.realtime import line, start, until
+from bench.realtime import line, start
 from bench.sink import Sink
 from catalog.build import build_all
 from deploy.temporal_server import dev_server

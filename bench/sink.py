@@ -35,6 +35,15 @@ class Sink:
             n, arrived = line.split()
             self.arrived.setdefault(int(n), float(arrived))
 
+    async def all_within(self, numbers: list[int], seconds: float) -> float | None:
+        """Seconds until every one of ``numbers`` arrived; None if they had not within ``seconds``."""
+        began = time.perf_counter()
+        while not all(n in self.arrived for n in numbers):
+            if time.perf_counter() - began > seconds:
+                return None
+            await asyncio.sleep(0.05)
+        return time.perf_counter() - began
+
     def stop(self) -> None:
         self.process.kill()
         self.process.wait()

@@ -27,8 +27,10 @@ from typing import Any
 import docker
 import httpx
 
+from bench.common import percentile, until_running
 from bench.load import send_paced
 from bench.platform import platform_processes
+from bench.realtime import flow as realtime_flow
 from bench.sink import Sink
 from catalog.build import build_all
 from deploy.temporal_server import dev_server
@@ -40,15 +42,6 @@ WARM_UP_SECONDS = 20.0
 WORKER_BOUND_MB = 64.0  # growth allowed from start to end: caches filling up, not a leak per message
 CONTAINER_BOUND_MB = 16.0
 DRAIN_SECONDS = 60.0
-
-
-def flow(sink_url: str) -> dict[str, Any]:
-    return {"id": FLOW_ID, "name": "Bench: soak", "type": "realtime", "concurrency": 10,
-            "trigger": {"id": "hook", "component": "webhook", "function": "receive"},
-            "steps": [{"id": "shape", "component": "transform", "function": "transform",
-                       "config": {"expression": "{'n': body.n}"}},
-                      {"id": "deliver", "component": "http-request", "function": "request", "network": True,
-                       "config": {"url": f"{sink_url}/sink", "method": "POST"}}]}
 
 
 @dataclass
@@ -100,25 +93,12 @@ def memory(folder: Path, client: docker.DockerClient) -> Memory:
     return Memory(rss_mb(int((folder / "worker.pid").read_text())), container_memory(client))
 
 
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
-
-
-async def wait_running(api: httpx.AsyncClient) -> None:
-    give_up = time.monotonic() + 120
-    while (await api.get(f"/flows/{FLOW_ID}/realtime")).json()["state"] != "running":
-        if time.monotonic() > give_up:
-            raise RuntimeError(f"the flow '{FLOW_ID}' did not reach 'running' within 120 s")
-        await asyncio.sleep(0.2)
-
-
 async def exercise(port: int, url: str, folder: Path, sink: Sink, minutes: int, rate: float) -> bool:
     client = docker.from_env()
     async with httpx.AsyncClient(base_url=url, timeout=60) as api:
-        (await api.put(f"/flows/{FLOW_ID}", json=flow(sink.url))).raise_for_status()
+        (await api.put(f"/flows/{FLOW_ID}", json=realtime_flow(FLOW_ID, sink.url, middle=1))).raise_for_status()
         (await api.post(f"/flows/{FLOW_ID}/start")).raise_for_status()
-        await wait_running(api)
+        await until_running(api, FLOW_ID)
         await steady(port, rate, WARM_UP_SECONDS, 10_000_000, Load())
         start = memory(folder, client)
         load_average = os.getloadavg()
@@ -129,9 +109,7 @@ async def exercise(port: int, url: str, folder: Path, sink: Sink, minutes: int, 
             await steady(port, rate, 60.0, minute * 1_000_000, loads[-1])
         took = time.perf_counter() - began
         every = [n for load in loads for n in load.accepted]
-        give_up = time.perf_counter() + DRAIN_SECONDS
-        while not all(n in sink.arrived for n in every) and time.perf_counter() < give_up:
-            await asyncio.sleep(0.2)
+        await sink.all_within(every, DRAIN_SECONDS)
         end = memory(folder, client)
         status = (await api.get(f"/flows/{FLOW_ID}/realtime")).json()
         await api.post(f"/flows/{FLOW_ID}/stop")
